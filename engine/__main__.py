@@ -1,0 +1,196 @@
+"""Command line: train, list, show and export runs, headless.
+
+    python -m engine train --set cell=lstm --set lr=0.003 --steps 500
+    python -m engine fields                    # every setting, its default, range and help
+    python -m engine runs
+    python -m engine show RUN
+    python -m engine export RUN --format csv --out run.csv
+    python -m engine lesson --list | python -m engine lesson NAME
+
+Runs land in the same store the dashboard reads ($RNNLAB_STORE, default ~/.rnnlab/runs.sqlite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import torch
+
+from engine.config import FIELDS, ConfigError, RunConfig, format_value
+from engine.store import RunStore
+from engine.trainer import Diverged, Trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"error: setting {err}", file=sys.stderr)
+        return 2
+    except (KeyError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m engine", description="RNN Lab engine, headless.")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train one run and record it in the store")
+    train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="a setting (repeatable); `python -m engine fields` lists them")
+    train.add_argument("--steps", type=int, help="shorthand for --set max_steps=N")
+    train.add_argument("--label", help="a name for the run in the dashboard")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    sub.add_parser("fields", help="list every setting").set_defaults(func=cmd_fields)
+    sub.add_parser("runs", help="list stored runs").set_defaults(func=cmd_runs)
+
+    show = sub.add_parser("show", help="one run: settings, status, final metrics, events")
+    show.add_argument("run")
+    show.set_defaults(func=cmd_show)
+
+    export = sub.add_parser("export", help="write a run's scalar series as a table")
+    export.add_argument("run")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    export.add_argument("--out", help="output file (default RUN.csv or RUN.parquet)")
+    export.set_defaults(func=cmd_export)
+
+    lesson = sub.add_parser("lesson", help="run a lesson headless and print its verdict")
+    lesson.add_argument("name", nargs="?")
+    lesson.add_argument("--list", action="store_true", help="list the lessons")
+    lesson.set_defaults(func=cmd_lesson)
+    return p
+
+
+def config_from_args(pairs: list[str], steps: int | None = None) -> RunConfig:
+    """RunConfig from FIELD=VALUE strings; unknown fields and bad values raise ConfigError."""
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(name or pair, "expected FIELD=VALUE, e.g. --set lr=0.003")
+        values[name.strip()] = value
+    if steps is not None:
+        values["max_steps"] = str(steps)
+    return RunConfig.from_dict(values).validate()
+
+
+def cmd_train(args) -> int:
+    cfg = config_from_args(args.set, args.steps)
+    torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
+    store = RunStore()
+    store.recover()
+    run_id = store.create_run(cfg.to_dict(), label=args.label)
+    trainer = Trainer(cfg, store, run_id)
+    print(f"run {run_id}: {cfg.cell} on {cfg.task}" + (f" ({cfg.corpus})" if cfg.task in ("text", "lines") else "")
+          + f", {cfg.max_steps} steps; store {store.path}", file=sys.stderr)
+    status, message = "done", None
+    try:
+        trainer.start()
+        bar = ProgressBar(cfg.max_steps, quiet=args.quiet)
+        while trainer.step():
+            bar.update(trainer)
+        bar.update(trainer, final=True)
+    except KeyboardInterrupt:
+        status, message = "stopped", "stopped by Ctrl-C"
+    except Diverged as err:
+        status, message = "diverged", str(err)
+        store.add_event(run_id, trainer.step_index, "diverged", message)
+    trainer.finish(status, message)
+    print(f"\n{status}: {_final_line(store, run_id)}" + (f" ({message})" if message else ""), file=sys.stderr)
+    print(run_id)
+    store.close()
+    return 0 if status in ("done", "stopped") else 1
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr: step, loss, perplexity, steps per second."""
+
+    def __init__(self, total: int, quiet: bool = False, width: int = 30):
+        self.total, self.quiet, self.width = total, quiet, width
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, trainer, final: bool = False) -> None:
+        now = time.perf_counter()
+        if self.quiet or (not final and now - self.last < 0.2):
+            return
+        self.last = now
+        step = trainer.step_index
+        done = int(self.width * step / self.total)
+        ema = trainer.loss_ema / (1 - 0.98 ** max(step, 1))
+        ppl = f" ppl {math.exp(ema):7.2f}" if trainer.task.loss_kind == "ce" and ema < 50 else ""
+        rate = step / max(now - self.t0, 1e-9)
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (self.width - done)}] {step}/{self.total} loss {ema:.4f}{ppl} "
+                         f"{rate:.1f} steps/s")
+        sys.stderr.flush()
+
+
+def _final_line(store: RunStore, run_id: str) -> str:
+    final = store.run(run_id).summary.get("final", {})
+    return ", ".join(f"{k} {v:.4g}" for k, v in final.items()) or "no evaluation recorded"
+
+
+def cmd_fields(args) -> int:
+    for f in FIELDS:
+        allowed = "|".join(f.choices) if f.choices else (f"{f.min:g}..{f.max:g}" if f.min is not None else f.type.__name__)
+        print(f"{f.name:18} {format_value(f.default):10} {allowed:32} {f.help}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    store = RunStore()
+    store.recover()
+    runs = store.runs()
+    if not runs:
+        print("no runs yet: python -m engine train")
+        return 0
+    print(f"{'run':18} {'status':11} {'step':>7}  {'label':24} settings")
+    for r in runs:
+        diff = RunConfig.from_dict(r.config).diff()
+        settings = " ".join(f"{k}={format_value(v)}" for k, v in diff.items())
+        print(f"{r.id:18} {r.status:11} {r.step:>7}  {(r.label or '')[:24]:24} {settings}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    store = RunStore()
+    r = store.run(args.run)
+    print(f"run {r.id}  status {r.status}  step {r.step}  created {r.created}")
+    if r.message:
+        print(f"message: {r.message}")
+    print("settings (non-default):", json.dumps(RunConfig.from_dict(r.config).diff()))
+    print("summary:", json.dumps(r.summary, default=float))
+    for e in store.events(r.id)[-15:]:
+        if e.kind != "eval":
+            print(f"  step {e.step:>6}  {e.kind:12} {e.message}")
+    texts = store.texts(r.id)
+    if texts:
+        print(f"last sample (step {texts[-1][0]}):\n{texts[-1][1]}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    store = RunStore()
+    store.run(args.run)  # a clear KeyError for an unknown run
+    out = args.out or f"{args.run}.{args.format}"
+    store.export(args.run, out, args.format)
+    print(out)
+    return 0
+
+
+def cmd_lesson(args) -> int:
+    from engine.lessons_cli import run_lesson_command  # the lessons arrive with their own module
+
+    return run_lesson_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
