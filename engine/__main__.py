@@ -163,7 +163,8 @@ def cmd_runs(args) -> int:
 def cmd_show(args) -> int:
     store = RunStore()
     r = store.run(args.run)
-    print(f"run {r.id}  status {r.status}  step {r.step}  created {r.created}")
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+    print(f"run {r.id}  status {r.status}  step {r.step}  created {created}")
     if r.message:
         print(f"message: {r.message}")
     print("settings (non-default):", json.dumps(RunConfig.from_dict(r.config).diff()))

@@ -3,17 +3,16 @@
 Evaluation runs every N steps, or at fixed fractions of each epoch (eval_every < 1), so that
 "four times per epoch" lands on the same quarter boundaries in every epoch.
 
-Probes run every `probe_every` steps, but never cost more than PROBE_BUDGET of the training
-time: if the measured probe time would exceed it, the interval stretches, and the trainer
-records the interval it used as `probe/interval`.
+Light probes (histograms, saturation, logits, weights) run every `probe_every` steps. Heavy
+ones (spectra, gradient reach) run at that cadence too, unless they would take more than
+the config's `probe_budget` share of the training time: then their interval stretches, and
+the trainer records the interval it used as `probe/interval`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-
-PROBE_BUDGET = 0.03  # share of wall time probes may take; keeps the engine within 5 % of a plain loop
 
 
 class EvalCadence:
@@ -36,9 +35,9 @@ class EvalCadence:
 
 
 class ProbeBudget:
-    """Probe every `every` steps, stretched so probes stay within PROBE_BUDGET of the time."""
+    """Probe every `every` steps, stretched so probes stay within `budget` of the wall time."""
 
-    def __init__(self, every: int, budget: float = PROBE_BUDGET):
+    def __init__(self, every: int, budget: float):
         self.every = every
         self.budget = budget
         self.interval = every

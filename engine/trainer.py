@@ -76,8 +76,10 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LrSchedule(cfg)
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
-        self.probes = default_probes(cfg)
-        self.probe_budget = ProbeBudget(cfg.probe_every)
+        probes = default_probes(cfg)
+        self.light_probes = [p for p in probes if not p.heavy]
+        self.heavy_probes = [p for p in probes if p.heavy]
+        self.heavy_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget)
         self.bpe = self.task.batches_per_epoch(cfg.batch_size)
         self.eval_cadence = EvalCadence(cfg.eval_every, self.bpe)
         self.val_batches = [b.to(self.device) for b in self.task.val_batches(cfg.batch_size, cfg.eval_batches)]
@@ -110,11 +112,11 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
 
-        probing = self.probe_budget.due(s)
+        probes = self._probes_due(s)
         ctx = ProbeContext(model=self.model, task=self.task, batch=batch, out=out, hiddens=hiddens, cfg=self.cfg, step=s)
-        if probing:
+        if probes:
             t0 = time.perf_counter()
-            measured = self._run_probes("after_backward", ctx)
+            measured = self._run_probes(probes, "after_backward", ctx)
         norm, norm_after, fired = clip_gradients(self.model.parameters(), self.clip_mode, self.clip_value)
         loss_value = loss.item()
         record = {"train/loss": loss_value, "lr": lr, "grad/norm": norm, "grad/norm_clipped": norm_after,
@@ -123,10 +125,11 @@ class Trainer:
             self.store.add_scalars(self.run_id, s, record)
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
         self.optimizer.step()
-        if probing:
-            measured.update(self._run_probes("after_step", ctx))
+        if probes:
+            measured.update(self._run_probes(probes, "after_step", ctx))
             self._record_probes(s, measured)
-            self.probe_budget.spent(time.perf_counter() - t0)
+            if probes[-1].heavy:
+                self.heavy_budget.spent(time.perf_counter() - t0)
 
         record.update(self._train_metrics(loss_value, out, batch))
         self.store.add_scalars(self.run_id, s, record)
@@ -250,9 +253,18 @@ class Trainer:
         self.window.setdefault("loss", []).append(loss_value)
         return values
 
-    def _run_probes(self, moment: str, ctx) -> dict:
+    def _probes_due(self, s: int) -> list:
+        """Light probes every probe_every steps; heavy ones when the time budget allows (last in the list)."""
+        every = self.cfg.probe_every
+        light = self.light_probes if every and s % every == 0 else []
+        if self.heavy_probes and self.heavy_budget.due(s):
+            self.store.add_scalars(self.run_id, s, {"probe/interval": float(self.heavy_budget.interval)})
+            return light + self.heavy_probes
+        return light
+
+    def _run_probes(self, probes: list, moment: str, ctx) -> dict:
         measured = {}
-        for probe in self.probes:
+        for probe in probes:
             measured.update(getattr(probe, moment)(ctx) or {})
         return measured
 

@@ -1,0 +1,289 @@
+"""Training curves: perplexity, loss, learning rate, gradient norm, and differences between runs."""
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app.charts_base import (
+    STEP_TITLE,
+    RunSeries,
+    colors,
+    finish,
+    layout,
+    line,
+    minmax_downsample,
+    revision,
+    two_panels,
+    view_start,
+)
+from app.charts_marks import (
+    epoch_lines,
+    eval_ticks,
+    event_marks,
+    events_of,
+    hline,
+    reference_lines,
+)
+
+PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are drawn once
+    ("uniform_ppl", float, "uniform |V| = {:.0f}"),
+    ("uniform_loss", math.exp, "uniform |V| = {:.0f}"),
+    ("unigram_ppl", float, "unigram = {:.1f}"),
+    ("memoryless_loss", math.exp, "memoryless = {:.2f}"),
+]
+STYLE_NOTE = "faint: every batch · bold: moving average · markers: validation · ticks: evaluations"
+
+
+def _curves(run: RunSeries, color: str, names: tuple[str, str, str], what: str, start: int, show_batches: bool):
+    """Per-batch values faint, their EMA bold, validation as markers: up to three traces of one run."""
+    batch, smooth, val = (run.series(n, start) for n in names)
+    hover = f"{run.name}<br>step %{{x}}<br>{what} %{{y:.4g}}<extra></extra>"
+    traces = []
+    if batch is not None and show_batches:
+        traces.append(
+            line(
+                *batch,
+                f"{run.name} per batch",
+                color,
+                width=1,
+                opacity=0.25,
+                legendgroup=run.run_id,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+    if smooth is not None:
+        traces.append(line(*smooth, run.name, color, width=2.5, legendgroup=run.run_id, hovertemplate=hover))
+    if val is not None:
+        traces.append(
+            line(
+                *val,
+                f"{run.name} val",
+                color,
+                width=1.5,
+                dash="dot",
+                mode="lines+markers",
+                marker=dict(size=7),
+                legendgroup=run.run_id,
+                hovertemplate="validation " + hover,
+            )
+        )
+    return traces
+
+
+def perplexity_figure(
+    runs: list[RunSeries], last_n: int | None = None, log_y: bool = True, show_batches: bool = True
+) -> go.Figure:
+    """Perplexity against the uniform |V| and unigram baselines; mse tasks get the loss figure instead."""
+    cols = colors(runs)
+    ce = [(r, c) for r, c in zip(runs, cols) if r.loss_kind == "ce"]
+    if runs and not ce:
+        return loss_figure(runs, last_n=last_n, log_y=log_y, show_batches=show_batches)
+    ce_runs = [r for r, _ in ce]
+    start = view_start(ce_runs, last_n)
+    names = ("train/ppl", "train/ppl_ema", "val/ppl")
+    traces = [t for r, c in ce for t in _curves(r, c, names, "perplexity", start, show_batches)]
+    lay = layout(
+        "Perplexity",
+        STEP_TITLE,
+        "perplexity (choices per token)",
+        revision("ppl", runs),
+        log_y=log_y,
+        subtitle=STYLE_NOTE,
+    )
+    reference_lines(lay, ce_runs, PPL_BASELINES)
+    epoch_lines(lay, ce_runs, start)
+    eval_ticks(lay, ce_runs, start)
+    event_marks(lay, ce_runs, [c for _, c in ce], start)
+    return finish(traces, lay)
+
+
+LOSS_BASELINES = [
+    ("uniform_loss", float, "uniform ln|V| = {:.2f}"),
+    ("unigram_ppl", math.log, "unigram = {:.2f}"),
+    ("mean_mse", float, "predict the mean = {:.3f}"),
+    ("memoryless_loss", float, "memoryless = {:.3f}"),
+]
+
+
+def loss_figure(
+    runs: list[RunSeries], last_n: int | None = None, log_y: bool = False, show_batches: bool = True
+) -> go.Figure:
+    """Training loss (per batch, EMA) and validation loss against the task's baselines."""
+    cols = colors(runs)
+    start = view_start(runs, last_n)
+    names = ("train/loss", "train/loss_ema", "val/loss")
+    traces = [t for r, c in zip(runs, cols) for t in _curves(r, c, names, "loss", start, show_batches)]
+    mse = bool(runs) and all(r.loss_kind == "mse" for r in runs)
+    title, y_title = (
+        ("Mean squared error", "MSE (target units²)") if mse else ("Loss", "cross-entropy (nats per token)")
+    )
+    lay = layout(title, STEP_TITLE, y_title, revision("loss", runs), log_y=log_y, subtitle=STYLE_NOTE)
+    reference_lines(lay, runs, LOSS_BASELINES)
+    epoch_lines(lay, runs, start)
+    eval_ticks(lay, runs, start)
+    event_marks(lay, runs, cols, start)
+    return finish(traces, lay)
+
+
+def _event_markers(run: RunSeries, color: str, lr, kind: str, symbol: str, start: int) -> list[dict]:
+    """Markers on the lr curve where events of one kind happened."""
+    events = events_of(run, {kind}, start)
+    if not events or lr is None:
+        return []
+    x = np.array([s for s, _, _ in events])
+    y = np.interp(x, *lr)
+    text = [m for _, _, m in events]
+    name = f"{run.name} {'plateau cut' if kind == 'lr_cut' else 'lr edit'}"
+    return [
+        dict(
+            type="scatter",
+            x=x,
+            y=y,
+            text=text,
+            name=name,
+            mode="markers",
+            legendgroup=run.run_id,
+            marker=dict(color=color, size=11, symbol=symbol, line=dict(color="white", width=1)),
+            hovertemplate=f"{run.name}<br>step %{{x}}: %{{text}}<extra></extra>",
+        )
+    ]
+
+
+def lr_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = True) -> go.Figure:
+    """Learning rate over steps with plateau cuts and live edits; the plateau state in a lower panel."""
+    cols = colors(runs)
+    start = view_start(runs, last_n)
+    traces = []
+    for run, color in zip(runs, cols):
+        lr = run.series("lr", start)
+        if lr is not None:
+            traces.append(
+                line(
+                    *lr,
+                    run.name,
+                    color,
+                    line_shape="hv",
+                    legendgroup=run.run_id,
+                    hovertemplate=f"{run.name}<br>step %{{x}}<br>lr %{{y:.3g}}<extra></extra>",
+                )
+            )
+        traces += _event_markers(run, color, lr, "lr_cut", "triangle-down", start)
+        traces += _event_markers(run, color, lr, "lr_change", "diamond", start)
+    lay = layout("Learning rate", STEP_TITLE, "learning rate (per step)", revision("lr", runs), log_y=log_y)
+    plateau = [(r, c, r.series("plateau/bad", start)) for r, c in zip(runs, cols)]
+    plateau = [(r, c, s) for r, c, s in plateau if s is not None]
+    if plateau:
+        two_panels(lay, "bad evals (count)")
+        for run, color, (x, bad) in plateau:
+            best = run.series("plateau/best", start, max_points=None)
+            custom = np.interp(x, *best) if best is not None else np.full(len(x), np.nan)
+            traces.append(
+                line(
+                    x,
+                    bad,
+                    f"{run.name} plateau",
+                    color,
+                    width=1.5,
+                    mode="lines+markers",
+                    line_shape="hv",
+                    yaxis="y2",
+                    customdata=custom,
+                    legendgroup=run.run_id,
+                    marker=dict(size=5),
+                    hovertemplate=f"{run.name}<br>step %{{x}}<br>bad evaluations %{{y}}"
+                    "<br>best val loss %{customdata:.4f}<extra></extra>",
+                )
+            )
+    event_marks(lay, runs, cols, start)
+    return finish(traces, lay)
+
+
+def grad_norm_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = True) -> go.Figure:
+    """Global gradient norm before and after clipping, the steps where clipping fired, the threshold."""
+    cols = colors(runs)
+    start = view_start(runs, last_n)
+    traces = []
+    for run, color in zip(runs, cols):
+        before, after, fired = (run.series(n, start) for n in ("grad/norm", "grad/norm_clipped", "grad/clipped"))
+        hover = f"{run.name}<br>step %{{x}}<br>%{{y:.3g}}<extra>%{{fullData.name}}</extra>"
+        if before is not None:
+            traces.append(
+                line(*before, f"{run.name} before clip", color, width=1.5, legendgroup=run.run_id, hovertemplate=hover)
+            )
+        if after is not None:
+            traces.append(
+                line(
+                    *after,
+                    f"{run.name} after clip",
+                    color,
+                    width=1.5,
+                    dash="dot",
+                    opacity=0.8,
+                    legendgroup=run.run_id,
+                    hovertemplate=hover,
+                )
+            )
+        if fired is not None and before is not None and (fired[1] > 0.5).any():
+            x = fired[0][fired[1] > 0.5]
+            x = x[np.linspace(0, len(x) - 1, min(len(x), 500)).astype(int)]
+            traces.append(
+                dict(
+                    type="scatter",
+                    x=x,
+                    y=np.interp(x, *before),
+                    name=f"{run.name} clipped",
+                    mode="markers",
+                    legendgroup=run.run_id,
+                    hoverinfo="skip",
+                    marker=dict(color=color, size=6, symbol="x-thin", line=dict(color=color, width=1.5)),
+                )
+            )
+    lay = layout(
+        "Gradient norm",
+        STEP_TITLE,
+        "global gradient norm ‖g‖₂",
+        revision("grad_norm", runs),
+        log_y=log_y,
+        subtitle="solid: before clipping · dotted: after · ×: clipping fired",
+    )
+    for value in sorted({r.clip for r in runs if r.clip}):
+        hline(lay, value, f"clip threshold = {value:g}")
+    event_marks(lay, runs, cols, start)
+    return finish(traces, lay)
+
+
+def difference_figure(runs: list[RunSeries], reference_run_id: str, name: str, last_n: int | None = None) -> go.Figure:
+    """Each run's series minus the reference run's, at the run's steps (reference interpolated)."""
+    cols = colors(runs)
+    start = view_start(runs, last_n)
+    ref = next((r for r in runs if r.run_id == reference_run_id), None)
+    ref_xy = ref.series(name, start, max_points=None) if ref else None
+    traces = []
+    for run, color in zip(runs, cols):
+        xy = run.series(name, start, max_points=None)
+        if run is ref or xy is None or ref_xy is None:
+            continue
+        inside = (xy[0] >= ref_xy[0][0]) & (xy[0] <= ref_xy[0][-1])  # no extrapolation
+        if inside.any():
+            x = xy[0][inside]
+            dx, dy = minmax_downsample(x, xy[1][inside] - np.interp(x, *ref_xy))
+            traces.append(
+                line(
+                    dx,
+                    dy,
+                    f"{run.name} − {ref.name}",
+                    color,
+                    hovertemplate=f"{run.name}<br>step %{{x}}<br>Δ %{{y:.4g}}<extra></extra>",
+                )
+            )
+    ref_name = ref.name if ref else reference_run_id
+    lay = layout(
+        f"{name}: difference from {ref_name}",
+        STEP_TITLE,
+        f"Δ {name} (run − reference)",
+        revision(f"diff:{name}:{reference_run_id}", runs),
+    )
+    hline(lay, 0.0, f"= {ref_name}", dash="solid")
+    return finish(traces, lay)
