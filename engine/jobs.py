@@ -39,6 +39,15 @@ class Job:
     trainers: dict[str, Trainer] = field(default_factory=dict)
 
 
+def default_observers(cfg) -> list:
+    """The diagnosis rules watching every run (none until engine/diagnosis.py exists)."""
+    try:
+        from engine.diagnosis import observers_for
+    except ImportError:
+        return []
+    return observers_for(cfg)
+
+
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -50,7 +59,7 @@ class JobManager:
         torch.set_num_threads(1)  # measured: 1 thread per run beats sharing on 2 cores
         self.store = store
         self.max_workers = max_workers or default_workers()
-        self.observers = observers  # callable(cfg) -> list of observers, e.g. diagnosis rules
+        self.observers = observers or default_observers  # callable(cfg) -> observers of each run
         self._lock = threading.Lock()
         self._queue: deque[Job] = deque()
         self._running: dict[str, Job] = {}
@@ -204,7 +213,7 @@ class JobManager:
     def _train(self, job: Job) -> None:
         active = []
         for run_id, cfg, resume in job.runs:
-            observers = self.observers(cfg) if self.observers else ()
+            observers = self.observers(cfg)
             trainer = Trainer(cfg, self.store, run_id, self._controls[run_id], observers=observers, resume=resume)
             if self._guard(trainer, "start"):
                 active.append(trainer)

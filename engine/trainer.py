@@ -56,7 +56,9 @@ class Trainer:
         self.store = store
         self.run_id = run_id
         self.controls = controls or RunControls()
-        self.observers = list(observers)  # objects with on_step_end(trainer, step, scalars) / on_eval(...)
+        # objects with any of on_step_end(trainer, step, scalars), on_probe(trainer, step, measured),
+        # on_eval(trainer, step, values), on_fit_end(trainer, status): diagnosis rules, for one
+        self.observers = list(observers)
         self.resume = resume  # a snapshot dict from a parent run, for forks
         self.step_index = 0
         self.status = "queued"
@@ -269,6 +271,8 @@ class Trainer:
         return measured
 
     def _record_probes(self, step: int, measured: dict) -> None:
+        for observer in self.observers:
+            getattr(observer, "on_probe", lambda *a: None)(self, step, measured)
         scalars = {}
         for name, value in measured.items():
             if isinstance(value, np.ndarray):
