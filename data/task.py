@@ -24,6 +24,7 @@ class Task:
     pad_id: int | None = None  # the lines task pads with this id
     vocab: list[str] | None = None  # text tasks: the character of each id
     loss_kind: str = "ce"  # "ce" (perplexity makes sense) or "mse"
+    metrics_every_step: bool = True  # False: the trainer measures train metrics on probe steps only
 
     def batches_per_epoch(self, batch_size: int) -> int:
         """Training batches in one epoch."""

@@ -3,16 +3,16 @@
 Evaluation runs every N steps, or at fixed fractions of each epoch (eval_every < 1), so that
 "four times per epoch" lands on the same quarter boundaries in every epoch.
 
-Light probes (histograms, saturation, logits, weights) run every `probe_every` steps. Heavy
-ones (spectra, gradient reach) run at that cadence too, unless they would take more than
-the config's `probe_budget` share of the training time: then their interval stretches, and
-the trainer records the interval it used as `probe/interval`.
+Probes come in two tiers. Light ones (histograms, saturation, logits, weights) and heavy ones
+(spectra, gradient reach) both run every `probe_every` steps, unless that would take more
+than their share of the config's `probe_budget` (light a third, heavy two thirds) of the
+training time: then their interval stretches. The trainer records the heavy interval it
+used as `probe/interval`. Step 0 is always measured.
 """
 
 from __future__ import annotations
 
 import math
-import time
 
 
 class EvalCadence:
@@ -35,39 +35,33 @@ class EvalCadence:
 
 
 class ProbeBudget:
-    """Probe every `every` steps, stretched so probes stay within `budget` of the wall time."""
+    """Probe every `every` steps, stretched so one tier's probes stay within `budget` of the time."""
 
     def __init__(self, every: int, budget: float):
         self.every = every
         self.budget = budget
         self.interval = every
         self.next_due = 0  # the initial model is always measured
-        self.step_time = None  # EMA of the wall time of a step without probes, seconds
-        self.probe_time = None  # EMA of the time one round of probes takes, seconds
-        self._last = None
-        self._probed_last = False
+        self.probe_time = None  # EMA of one round of this tier's probes, seconds
 
-    def due(self, step: int) -> bool:
-        """Called once per step, before deciding; also times the steps."""
-        now = time.perf_counter()
-        if self._last is not None and not self._probed_last:
-            self.step_time = _ema(self.step_time, now - self._last)
-        self._last = now
-        self._probed_last = self.every > 0 and step >= self.next_due
-        if self._probed_last:
-            self.interval = self._interval()
-            self.next_due = step + self.interval
-        return self._probed_last
+    def due(self, step: int, step_time: float | None) -> bool:
+        """Whether to probe at `step`, given the current time of a step without probes."""
+        if self.every <= 0 or step < self.next_due:
+            return False
+        self.interval = self._interval(step_time)
+        self.next_due = step + self.interval
+        return True
 
     def spent(self, seconds: float) -> None:
-        """Report how long this step's probes took."""
-        self.probe_time = _ema(self.probe_time, seconds)
+        """Report how long this step's probes of this tier took."""
+        self.probe_time = ema(self.probe_time, seconds)
 
-    def _interval(self) -> int:
-        if not self.step_time or not self.probe_time:
+    def _interval(self, step_time: float | None) -> int:
+        if not step_time or not self.probe_time:
             return self.every
-        return max(self.every, math.ceil(self.probe_time / (self.budget * self.step_time)))
+        return max(self.every, math.ceil(self.probe_time / (self.budget * step_time)))
 
 
-def _ema(old: float | None, new: float, beta: float = 0.8) -> float:
+def ema(old: float | None, new: float, beta: float = 0.8) -> float:
+    """Exponential moving average that starts at the first value."""
     return new if old is None else beta * old + (1 - beta) * new

@@ -100,8 +100,8 @@ FIELDS: tuple[Field, ...] = (
     _F("eval_every", float, 100.0, "Validate every N steps (N >= 1) or every fraction of an epoch (0 < N < 1).", "run", "steps", min=1e-3, max=1e7),
     _F("eval_batches", int, 8, "Validation batches per evaluation (0: the whole validation split).", "run", "batches", min=0, max=100_000),
     _F("probe_every", int, 10, "Measure spectra, histograms and gradient reach every N steps (0: never).", "run", "steps", min=0, max=1_000_000),
-    _F("probe_budget", float, 0.03, "Largest share of training time the spectrum and gradient-reach probes may take; their interval stretches to stay within it (1: never stretch).", "run", "share", min=0.001, max=1.0),
-    _F("sample_every", int, 0, "Generate a text sample every N steps (0: at each evaluation).", "run", "steps", min=0, max=1_000_000),
+    _F("probe_budget", float, 0.03, "Largest share of training time the probes may take; their interval stretches to stay within it (1: never stretch).", "run", "share", min=0.001, max=1.0),
+    _F("sample_every", int, 500, "Generate a text sample every N steps and at the end (0: at each evaluation).", "run", "steps", min=0, max=1_000_000),
     _F("seed", int, 0, "Seeds init, data order and dropout: one seed, one run.", "run", "", min=0, max=2**31 - 1),
     _F("device", str, "auto", "Where to train: auto picks CUDA when present.", "run", choices=DEVICES),
 )
@@ -154,7 +154,7 @@ class RunConfig:
     eval_batches: int = 8
     probe_every: int = 10
     probe_budget: float = 0.03
-    sample_every: int = 0
+    sample_every: int = 500
     seed: int = 0
     device: str = "auto"
 

@@ -54,7 +54,7 @@ def _init_recurrent(cell: nn.Module, how: str, radius: float, n_gates: int) -> N
 
 def spectral_radius(w: torch.Tensor) -> float:
     """max |eigenvalue| of a square matrix, in float64."""
-    return float(np.abs(np.linalg.eigvals(w.detach().cpu().double().numpy())).max())
+    return float(torch.linalg.eigvals(w.detach().cpu().double()).abs().max())
 
 
 def with_spectral_radius(w: torch.Tensor, radius: float) -> torch.Tensor:

@@ -87,7 +87,9 @@ class SpectrumProbe(Probe):
 
 def spectrum(w: torch.Tensor, key: str) -> dict:
     """Series of one square float64 matrix: eig (n, 2) real and imaginary, sv (n,), radius, sigma_max."""
-    eig = np.linalg.eigvals(w.numpy())  # about 5 ms at n = 128: most of this probe's cost
+    # torch's LAPACK runs on the engine's one thread; numpy's threaded OpenBLAS took 700 ms instead
+    # of 6 ms at n = 128 when the other core was busy (measured)
+    eig = torch.linalg.eigvals(w).numpy()
     sv = torch.linalg.svdvals(w).numpy()  # descending; 2x faster than numpy's svd here
     return {
         f"spectrum/eig/{key}": np.stack([eig.real, eig.imag], axis=1),

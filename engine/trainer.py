@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from data import make_task
-from engine.cadence import EvalCadence, ProbeBudget
+from engine.cadence import EvalCadence, ProbeBudget, ema
 from engine.checkpoints import save_checkpoint
 from engine.controls import RunControls
 from engine.init import initialise
@@ -35,7 +35,7 @@ from engine.probes import ProbeContext, default_probes
 from engine.sampling import sample_text
 
 EMA_BETA = 0.98  # smoothing of the per-batch loss; debiased, so early values are not dragged to 0
-SAMPLE_CHARS = 240
+SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
 
 
 class Diverged(Exception):
@@ -81,7 +81,9 @@ class Trainer:
         probes = default_probes(cfg)
         self.light_probes = [p for p in probes if not p.heavy]
         self.heavy_probes = [p for p in probes if p.heavy]
-        self.heavy_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget)
+        self.light_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget / 3)
+        self.heavy_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget * 2 / 3)
+        self.step_time = None  # EMA of the wall time of a step without probes or evaluation, seconds
         self.bpe = self.task.batches_per_epoch(cfg.batch_size)
         self.eval_cadence = EvalCadence(cfg.eval_every, self.bpe)
         self.val_batches = [b.to(self.device) for b in self.task.val_batches(cfg.batch_size, cfg.eval_batches)]
@@ -104,6 +106,7 @@ class Trainer:
             return False
         self._apply_controls()
         s = self.step_index
+        t_start = time.perf_counter()
         batch = self._next_batch()
         lr = self.schedule.lr_at(s)
         set_lr(self.optimizer, lr)
@@ -117,8 +120,8 @@ class Trainer:
         probes = self._probes_due(s)
         ctx = ProbeContext(model=self.model, task=self.task, batch=batch, out=out, hiddens=hiddens, cfg=self.cfg, step=s)
         if probes:
-            t0 = time.perf_counter()
-            measured = self._run_probes(probes, "after_backward", ctx)
+            spent = {False: 0.0, True: 0.0}  # probe seconds by tier: heavy or not
+            measured = self._run_probes(probes, "after_backward", ctx, spent)
         norm, norm_after, fired = clip_gradients(self.model.parameters(), self.clip_mode, self.clip_value)
         loss_value = loss.item()
         record = {"train/loss": loss_value, "lr": lr, "grad/norm": norm, "grad/norm_clipped": norm_after,
@@ -128,12 +131,17 @@ class Trainer:
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
         self.optimizer.step()
         if probes:
-            measured.update(self._run_probes(probes, "after_step", ctx))
+            measured.update(self._run_probes(probes, "after_step", ctx, spent))
             self._record_probes(s, measured)
-            if probes[-1].heavy:
-                self.heavy_budget.spent(time.perf_counter() - t0)
+            if spent[False]:
+                self.light_budget.spent(spent[False])
+            if spent[True]:
+                self.heavy_budget.spent(spent[True])
+        else:
+            self.step_time = ema(self.step_time, time.perf_counter() - t_start)
 
-        record.update(self._train_metrics(loss_value, out, batch))
+        record.update(self._train_metrics(loss_value, out, batch, with_task_metrics=bool(probes)
+                                          or self.task.metrics_every_step))
         self.store.add_scalars(self.run_id, s, record)
         self.store.set_step(self.run_id, s + 1)
         self.step_index = s + 1
@@ -180,6 +188,10 @@ class Trainer:
     # ---- on_fit_end ------------------------------------------------------------------
     def finish(self, status: str = "done", message: str | None = None) -> None:
         """Write the final summary and checkpoint, set the final status, flush the store."""
+        if status in ("done", "stopped") and hasattr(self, "model") and self.cfg.sample_every:
+            if self.step_index % self.cfg.sample_every:  # a last sample, unless one was just taken
+                self._sample()
+        self.store.flush()  # reads below see only committed rows
         summary = self.store.run(self.run_id).summary
         last = {k: self.store.scalars(self.run_id, k) for k in ("val/loss", "val/ppl", "train/loss_ema")}
         summary["final"] = {k: float(v[1][-1]) for k, v in last.items() if len(v[1])}
@@ -239,7 +251,7 @@ class Trainer:
             batch = next(self.batches)
         return batch.to(self.device)
 
-    def _train_metrics(self, loss_value: float, out, batch) -> dict[str, float]:
+    def _train_metrics(self, loss_value: float, out, batch, with_task_metrics: bool) -> dict[str, float]:
         n = self.step_index + 1
         self.loss_ema = EMA_BETA * self.loss_ema + (1 - EMA_BETA) * loss_value
         ema = self.loss_ema / (1 - EMA_BETA**n)
@@ -247,8 +259,9 @@ class Trainer:
         if self.task.loss_kind == "ce":
             values["train/ppl"] = _safe_exp(loss_value)
             values["train/ppl_ema"] = _safe_exp(ema)
-        with torch.no_grad():
-            values.update({f"train/{k}": v for k, v in self.task.metrics(out.detach(), batch).items()})
+        if with_task_metrics:
+            with torch.no_grad():
+                values.update({f"train/{k}": v for k, v in self.task.metrics(out.detach(), batch).items()})
         for k, v in values.items():
             if k.startswith("train/") and not k.endswith("_ema") and k != "train/ppl":
                 self.window.setdefault(k.removeprefix("train/"), []).append(v)
@@ -256,18 +269,19 @@ class Trainer:
         return values
 
     def _probes_due(self, s: int) -> list:
-        """Light probes every probe_every steps; heavy ones when the time budget allows (last in the list)."""
-        every = self.cfg.probe_every
-        light = self.light_probes if every and s % every == 0 else []
-        if self.heavy_probes and self.heavy_budget.due(s):
+        """The probes to run at step s: each tier at its cadence, stretched to its time budget."""
+        light = self.light_probes if self.light_budget.due(s, self.step_time) else []
+        if self.heavy_probes and self.heavy_budget.due(s, self.step_time):
             self.store.add_scalars(self.run_id, s, {"probe/interval": float(self.heavy_budget.interval)})
             return light + self.heavy_probes
         return light
 
-    def _run_probes(self, probes: list, moment: str, ctx) -> dict:
+    def _run_probes(self, probes: list, moment: str, ctx, spent: dict) -> dict:
         measured = {}
         for probe in probes:
+            t0 = time.perf_counter()
             measured.update(getattr(probe, moment)(ctx) or {})
+            spent[probe.heavy] += time.perf_counter() - t0
         return measured
 
     def _record_probes(self, step: int, measured: dict) -> None:

@@ -18,12 +18,15 @@ def test_eval_four_times_per_epoch_lands_on_quarters():
 
 def test_probe_budget_keeps_configured_cadence_when_cheap():
     b = ProbeBudget(10, budget=0.03)
-    due = [s for s in range(50) if b.due(s)]
-    assert due == [0, 10, 20, 30, 40]
+    b.spent(1e-5)
+    assert [s for s in range(50) if b.due(s, step_time=0.01)] == [0, 10, 20, 30, 40]
 
 
 def test_probe_budget_stretches_expensive_probes():
     b = ProbeBudget(10, budget=0.03)
-    b.step_time, b.probe_time = 0.01, 0.01  # a probe round costs a whole step
-    assert b._interval() == 34  # 0.01 / (0.03 * 0.01) rounded up
-    assert ProbeBudget(0, 0.03).due(0) is False
+    assert b.due(0, step_time=None)  # step 0 is always measured
+    b.spent(0.01)  # a probe round costs a whole 10 ms step
+    assert not b.due(9, step_time=0.01) and b.due(10, step_time=0.01)
+    assert b.interval == 34  # 0.01 / (0.03 * 0.01), rounded up: the probes take 3 % of the time
+    assert b.next_due == 44
+    assert ProbeBudget(0, 0.03).due(0, None) is False

@@ -87,9 +87,11 @@ def test_spectrum_equals_numpy_of_each_gate_block():
         for k, g in enumerate("ifgo"):
             w = full[k * 8 : (k + 1) * 8]
             eig, sv = np.linalg.eigvals(w), np.linalg.svd(w, compute_uv=False)
-            np.testing.assert_array_equal(res[f"spectrum/eig/l{layer}/{g}"], np.stack([eig.real, eig.imag], 1))
+            got = res[f"spectrum/eig/l{layer}/{g}"]
+            # the same eigenvalues, in whatever order LAPACK returns them
+            np.testing.assert_allclose(np.sort_complex(got[:, 0] + 1j * got[:, 1]), np.sort_complex(eig), atol=1e-12)
             np.testing.assert_allclose(res[f"spectrum/sv/l{layer}/{g}"], sv, rtol=1e-10)
-            assert res[f"spectrum/radius/l{layer}/{g}"] == pytest.approx(np.abs(eig).max(), rel=1e-12)
+            assert res[f"spectrum/radius/l{layer}/{g}"] == pytest.approx(np.abs(eig).max(), rel=1e-10)
             assert res[f"spectrum/sigma_max/l{layer}/{g}"] == pytest.approx(sv[0], rel=1e-10)
 
 

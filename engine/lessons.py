@@ -1,0 +1,55 @@
+"""Lessons: one-click controlled comparisons that reproduce a documented training phenomenon.
+
+    from engine.lessons import LESSONS, start_lesson, check_lesson
+    group_id, run_ids = start_lesson("early-spike", jobs)            # jobs: a JobManager
+    jobs.wait(run_ids)
+    verdict = check_lesson("early-spike", jobs.store, run_ids)       # from the stored series only
+    print(verdict.showed, verdict.summary, verdict.figures)
+
+A lesson is data (engine/lessons_catalogue.py): a question, a base config, variants that
+differ from it in named settings, the charts to watch, an explanation in our words, and a
+checker (engine/lessons_checks.py). Every checker has a per-run criterion, e.g. "perplexity
+rose above |V|", and says for which variants it should hold; the verdict shows when every
+variant behaves as the lesson says, and its figures are what the checker measured.
+`small=True` shrinks a lesson for the science tests and the browser test; the small runs
+must still show the phenomenon.
+"""
+
+from __future__ import annotations
+
+from engine.lessons_catalogue import LESSONS, Lesson
+from engine.lessons_checks import Finding, Verdict, runs_by_label
+
+__all__ = ["LESSONS", "Finding", "Lesson", "Verdict", "check_lesson", "lesson_configs", "start_lesson"]
+
+
+def get_lesson(lesson_id: str) -> Lesson:
+    """The lesson by id; KeyError naming the known ids."""
+    if lesson_id not in LESSONS:
+        raise KeyError(f"no lesson {lesson_id!r}; lessons: {', '.join(LESSONS)}")
+    return LESSONS[lesson_id]
+
+
+def lesson_configs(lesson_id: str, small: bool = False, seed: int | None = None):
+    """-> (base RunConfig, {label: overrides}) as start_lesson submits them."""
+    lesson = get_lesson(lesson_id)
+    base = lesson.base.replace(**lesson.small) if small else lesson.base
+    if seed is not None:
+        base = base.replace(seed=seed)
+    variants = {}
+    for label, overrides in lesson.variants.items():
+        extra = lesson.small_variants.get(label, {}) if small else {}
+        variants[label] = {**overrides, **extra}
+    return base, variants
+
+
+def start_lesson(lesson_id: str, jobs, small: bool = False, seed: int | None = None) -> tuple[str, list[str]]:
+    """Submit the lesson's runs as one group in lockstep; -> (group_id, run_ids)."""
+    base, variants = lesson_configs(lesson_id, small, seed)
+    return jobs.submit_group(base, variants, lesson=lesson_id)
+
+
+def check_lesson(lesson_id: str, store, run_ids) -> Verdict:
+    """Did the phenomenon show in these (finished) runs? Reads only the store."""
+    lesson = get_lesson(lesson_id)
+    return lesson.check(store, runs_by_label(store, run_ids))

@@ -1,0 +1,227 @@
+"""Lesson checkers: per-run criteria over the stored series, and the verdicts built from them.
+
+Each criterion reads one run from the store and returns a Finding: did this run show the
+phenomenon, and the figures behind that answer. A lesson says for which of its variants the
+criterion should hold; its verdict shows when every variant behaves that way and any
+comparison across runs holds too. Nothing here knows a figure in advance: thresholds are
+the named constants below, each with why, and are never tuned to make a lesson pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# early perplexity: per-batch perplexity at init wanders by a few percent between batches,
+# so a rise of 10 % above both |V| and the starting value is a real rise, not batch noise
+SPIKE_MARGIN = 1.10
+EARLY_STEPS = 100  # where "early" ends: the spike comes in the first few updates, or right after a warmup
+# blow-up: a training loss 1 nat above where it started is e (2.7) times the starting perplexity
+BLOWUP_NATS = 1.0
+# vanishing: "orders of magnitude" = at least a factor 100 between dL_T/dh_T and dL_T/dh_1
+VANISH_ORDERS = 2.0
+UNDERFLOW = 1e-38  # float32 norms below this read as 0; report the ratio as at most this
+# unit circle: orthogonal_ and identity set every |eigenvalue| to 1 up to float32 rounding (~1e-6)
+UNIT_TOL = 1e-3
+INSIDE_MARGIN = 0.2  # "well inside the unit circle": spectral radius at most 0.8
+DEFAULT_RADIUS = 1 / math.sqrt(3)  # U(-1/sqrt(H), 1/sqrt(H)) has variance 1/(3H): circular law radius
+# learning a long-range task: at least halving the do-nothing (predict-the-mean) error
+BEAT_SHARE = 0.5
+# a reported loss 10 % below the loss on real tokens is flattery, not float error
+FLATTER_SHARE = 0.10
+SAME_LOSS_TOL = 1e-4  # packed vs masked: the same sums in a different order, float32 rounding only
+NO_BETTER_TOL = 0.02  # nats: differences smaller than this on a few validation batches are noise
+# epoch jumps: the change at an epoch start must exceed twice the typical change between the
+# other evaluations, at most boundaries (three in four)
+JUMP_RATIO = 2.0
+JUMP_SHARE = 0.75
+# a stall: the schedule reached min_lr within the first half of the run
+STALL_SHARE = 0.5
+WORSE_NATS = 0.02  # "ends worse": a final validation loss at least this much higher
+
+
+@dataclass
+class Finding:
+    """One run against one criterion."""
+
+    showed: bool
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """Did the phenomenon appear in these runs: a sentence and the figures behind it."""
+
+    showed: bool
+    summary: str
+    figures: dict[str, float]
+
+
+# ---- reading the store -----------------------------------------------------------------
+
+
+def runs_by_label(store, run_ids) -> dict[str, str]:
+    """{variant label: run id} of a lesson's runs."""
+    return {(store.run(r).label or r): r for r in run_ids}
+
+
+def series(store, run_id: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every stored point of a scalar series."""
+    return store.scalars(run_id, name)
+
+
+def baseline(store, run_id: str, key: str) -> float:
+    return float(store.run(run_id).summary.get("baselines", {}).get(key, math.nan))
+
+
+def final(store, run_id: str, name: str) -> float:
+    _, v = series(store, run_id, name)
+    return float(v[-1]) if len(v) else math.nan
+
+
+def tail_mean(store, run_id: str, name: str, share: float = 0.25) -> float:
+    """Mean of the last `share` of a series' points."""
+    _, v = series(store, run_id, name)
+    if not len(v):
+        return math.nan
+    return float(np.mean(v[-max(1, int(len(v) * share)) :]))
+
+
+# ---- per-run criteria ------------------------------------------------------------------
+
+
+def spiked(store, run_id: str) -> Finding:
+    """Perplexity rose above both |V| and its starting value in the first EARLY_STEPS updates."""
+    steps, ppl = series(store, run_id, "train/ppl")
+    V = baseline(store, run_id, "uniform_ppl")
+    ppl = np.nan_to_num(ppl, nan=np.inf)
+    early = (steps >= 1) & (steps <= EARLY_STEPS)
+    i = int(np.argmax(np.where(early, ppl, -np.inf)))
+    peak, start = float(ppl[i]), float(ppl[0])
+    figures = {"peak ppl": peak, "peak step": float(steps[i]), "ppl at step 0": start, "uniform ppl": V}
+    return Finding(peak > SPIKE_MARGIN * max(V, start), figures)
+
+
+def blew_up(store, run_id: str) -> Finding:
+    """The run diverged (NaN/Inf), or its training loss rose BLOWUP_NATS above where it started."""
+    run = store.run(run_id)
+    steps, loss = series(store, run_id, "train/loss")
+    _, norm = series(store, run_id, "grad/norm")
+    loss = np.nan_to_num(loss, nan=np.inf)
+    finite = norm[np.isfinite(norm)]
+    figures = {
+        "initial loss": float(loss[0]),
+        "peak loss": float(loss[1:].max()) if len(loss) > 1 else math.nan,
+        "final loss": tail_mean(store, run_id, "train/loss", 0.05),
+        "grad norm max/median": float(finite.max() / np.median(finite)) if len(finite) else math.nan,
+        "diverged at step": float(steps[-1]) if run.status == "diverged" else math.nan,
+    }
+    return Finding(run.status == "diverged" or figures["peak loss"] > loss[0] + BLOWUP_NATS, figures)
+
+
+def vanished(store, run_id: str) -> Finding:
+    """||dL_T/dh_t|| falls by VANISH_ORDERS orders of magnitude from t = T back to t = 1 (median over probes)."""
+    steps, arrays = store.arrays(run_id, "reach/last/l0")
+    orders = [-math.log10(max(a[0] / a[-1], UNDERFLOW)) if a[-1] > 0 else math.nan for a in arrays]
+    orders = np.array([o for o in orders if math.isfinite(o)])
+    T = len(arrays[0]) if arrays else 0
+    med = float(np.median(orders)) if len(orders) else math.nan
+    figures = {"decay (orders of magnitude)": med, "at init": float(orders[0]) if len(orders) else math.nan,
+               "per step": med / max(T - 1, 1), "probes": float(len(orders))}
+    return Finding(bool(med >= VANISH_ORDERS), figures)
+
+
+def _init_eigs(store, run_id: str) -> np.ndarray:
+    """|eigenvalues| of every gate block of layer 0 at step 0."""
+    names = [n for n in store.series_names(run_id) if n.startswith("spectrum/eig/l0/")]
+    mags = []
+    for n in names:
+        steps, arrays = store.arrays(run_id, n, max_items=None)
+        if len(steps) and steps[0] == 0:
+            mags.append(np.hypot(arrays[0][:, 0], arrays[0][:, 1]))
+    return np.concatenate(mags) if mags else np.zeros(0)
+
+
+def on_unit_circle(store, run_id: str) -> Finding:
+    """At init every eigenvalue of W_h has modulus 1 (within UNIT_TOL)."""
+    mag = _init_eigs(store, run_id)
+    dev = float(np.abs(mag - 1).max()) if len(mag) else math.nan
+    figures = {"radius at init": float(mag.max()) if len(mag) else math.nan,
+               "min |eig| at init": float(mag.min()) if len(mag) else math.nan, "max ||eig| - 1|": dev}
+    return Finding(bool(dev < UNIT_TOL), figures)
+
+
+def well_inside(store, run_id: str) -> Finding:
+    """At init the spectral radius of W_h is at most 1 - INSIDE_MARGIN."""
+    mag = _init_eigs(store, run_id)
+    radius = float(mag.max()) if len(mag) else math.nan
+    return Finding(bool(radius <= 1 - INSIDE_MARGIN), {"radius at init": radius})
+
+
+def beat_baseline(store, run_id: str) -> Finding:
+    """The final validation MSE is below BEAT_SHARE of the predict-the-mean baseline."""
+    mse, base = final(store, run_id, "val/loss"), baseline(store, run_id, "mean_mse")
+    share = mse / base
+    return Finding(bool(share < BEAT_SHARE), {"final val MSE": mse, "baseline MSE": base, "share of baseline": share})
+
+
+def flattering(store, run_id: str) -> Finding:
+    """The reported training loss sits FLATTER_SHARE below the loss on real tokens (last quarter)."""
+    reported, real = tail_mean(store, run_id, "train/loss"), tail_mean(store, run_id, "train/real_loss")
+    return Finding(bool(reported < (1 - FLATTER_SHARE) * real), {"reported loss": reported, "real-token loss": real})
+
+
+def epoch_jumps(store, run_id: str) -> Finding:
+    """Train metrics since the last evaluation jump at each epoch start, beyond the moves in between."""
+    bpe = store.run(run_id).summary.get("batches_per_epoch", 1)
+    steps, loss = series(store, run_id, "window/loss")
+    _, hr = series(store, run_id, "window/hr@10")
+    epoch = (steps - 1) // bpe  # an evaluation recorded at step s follows update s - 1
+    d_loss, d_hr, new = np.diff(loss), np.diff(hr) if len(hr) == len(loss) else np.zeros(len(loss) - 1), np.diff(epoch) > 0
+    jumps, moves = d_loss[new], np.abs(d_loss[~new])
+    typical = float(np.median(moves)) if len(moves) else math.nan
+    big = (-jumps > JUMP_RATIO * typical) if len(jumps) else np.zeros(0, bool)
+    figures = {
+        "loss change at epoch start": float(np.median(jumps)) if len(jumps) else math.nan,
+        "loss change between other evals (median |.|)": typical,
+        "HR@10 change at epoch start": float(np.median(d_hr[new])) if new.any() else math.nan,
+        "boundaries with a jump": float(big.sum()),
+        "boundaries": float(len(jumps)),
+    }
+    return Finding(bool(len(jumps) > 0 and big.mean() >= JUMP_SHARE), figures)
+
+
+def stalled(store, run_id: str) -> Finding:
+    """The schedule reached min_lr within the first STALL_SHARE of the run."""
+    cfg = store.run(run_id).config
+    steps, lr = series(store, run_id, "lr")
+    at_min = np.nonzero(lr <= cfg["min_lr"] * (1 + 1e-6))[0]
+    first = float(steps[at_min[0]]) if len(at_min) else math.nan
+    figures = {"reached min_lr at step": first, "cuts": final(store, run_id, "plateau/cuts"),
+               "final val loss": final(store, run_id, "val/loss")}
+    return Finding(bool(len(at_min) and first < STALL_SHARE * cfg["max_steps"]), figures)
+
+
+# ---- verdicts --------------------------------------------------------------------------
+
+
+def judge(store, runs: dict[str, str], criterion, expect: dict[str, bool]):
+    """-> (every expected run behaved as expected, {label: Finding}, flat figures 'label: name')."""
+    findings = {label: criterion(store, rid) for label, rid in runs.items()}
+    ok = all(findings[label].showed == want for label, want in expect.items() if label in findings)
+    ok = ok and all(label in findings for label in expect)
+    figures = {f"{label}: {k}": v for label, f in findings.items() for k, v in f.figures.items()}
+    return ok, findings, figures
+
+
+def said(finding: Finding, yes: str, no: str) -> str:
+    return yes if finding.showed else no
+
+
+def fmt(x: float) -> str:
+    """A figure for a sentence: 3 significant digits, or n/a."""
+    if x is None or not math.isfinite(x):
+        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return f"{x:.3g}"

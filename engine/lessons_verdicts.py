@@ -1,0 +1,158 @@
+"""One verdict per lesson: the per-run criteria of lessons_checks.py applied to a lesson's
+variants, plus the comparisons across its runs, in a sentence with the figures.
+
+Each function takes (store, runs: {label: run id}) and returns a Verdict; labels are the
+lesson's variant labels (engine/lessons_catalogue.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.lessons_checks import (
+    NO_BETTER_TOL,
+    SAME_LOSS_TOL,
+    WORSE_NATS,
+    Verdict,
+    beat_baseline,
+    blew_up,
+    epoch_jumps,
+    final,
+    flattering,
+    fmt,
+    judge,
+    on_unit_circle,
+    series,
+    spiked,
+    stalled,
+    vanished,
+    well_inside,
+)
+
+
+def early_spike(store, runs) -> Verdict:
+    ok, found, figures = judge(store, runs, spiked, {"no warmup": True, "warmup 50": False, "lr 3e-3": False})
+    parts = [f"{label}: peak {fmt(f.figures['peak ppl'])} at step {fmt(f.figures['peak step'])}" for label, f in found.items()]
+    V = next(iter(found.values())).figures["uniform ppl"]
+    return Verdict(ok, f"Training perplexity against |V| = {fmt(V)}: " + "; ".join(parts) + ".", figures)
+
+
+def exploding(store, runs) -> Verdict:
+    ok, found, figures = judge(store, runs, blew_up, {"no clipping": True, "clip 0.25": False})
+    clipped = found.get("clip 0.25")
+    learned = clipped is not None and clipped.figures["final loss"] < clipped.figures["initial loss"]
+    parts = []
+    for label, f in found.items():
+        x = f.figures
+        end = f"diverged at step {fmt(x['diverged at step'])}" if math.isfinite(x["diverged at step"]) else \
+            f"final loss {fmt(x['final loss'])}"
+        parts.append(f"{label}: loss {fmt(x['initial loss'])} -> peak {fmt(x['peak loss'])}, {end}, "
+                     f"largest gradient norm {fmt(x['grad norm max/median'])}x its median")
+    return Verdict(bool(ok and learned), "; ".join(parts) + ".", figures)
+
+
+def vanishing(store, runs) -> Verdict:
+    longest = max(runs, key=lambda label: store.run(runs[label]).config["seq_len"])
+    ok, found, figures = judge(store, runs, vanished, {longest: True})
+    by_len = sorted(runs, key=lambda label: store.run(runs[label]).config["seq_len"])
+    ppl = {label: final(store, runs[label], "val/ppl") for label in by_len}
+    for label in by_len:
+        figures[f"{label}: final val ppl"] = ppl[label]
+    decay = ", ".join(f"{fmt(found[label].figures['decay (orders of magnitude)'])}" for label in by_len)
+    rate = ", ".join(f"{fmt(found[label].figures['per step'])}" for label in by_len)
+    change = (ppl[by_len[-1]] - ppl[by_len[0]]) / ppl[by_len[0]]
+    figures["val ppl change, longest vs shortest"] = change
+    if abs(change) < 0.01:
+        finding = "made no difference (within 1 %)"
+    else:
+        finding = f"{'lowered' if change < 0 else 'raised'} it by {abs(change) * 100:.1f} %"
+    summary = (f"From t = T back to t = 1 the last position's gradient fell by {decay} orders of magnitude "
+               f"at {', '.join(by_len)} ({rate} per step). At an equal token budget validation perplexity was "
+               f"{', '.join(fmt(ppl[x]) for x in by_len)}: the longest context {finding}.")
+    return Verdict(ok, summary, figures)
+
+
+def init_spectrum(store, runs) -> Verdict:
+    expect = {"orthogonal": True, "identity (ReLU)": True, "default": False, "xavier": False}
+    ok, found, figures = judge(store, runs, on_unit_circle, expect)
+    inside = well_inside(store, runs["default"]) if "default" in runs else None
+    reach = {label: _median_reach(store, rid) for label, rid in runs.items()}
+    for label, (at_init, med) in reach.items():
+        figures[f"{label}: reach at init (steps)"] = at_init
+        figures[f"{label}: reach, median over training (steps)"] = med
+    further = "orthogonal" in reach and "default" in reach and reach["orthogonal"][1] > reach["default"][1]
+    radii = ", ".join(f"{label} {fmt(f.figures['radius at init'])}" for label, f in found.items())
+    summary = (f"Spectral radius at init: {radii}; orthogonal |eig| within "
+               f"{fmt(found['orthogonal'].figures['max ||eig| - 1|']) if 'orthogonal' in found else 'n/a'} of 1. "
+               "Gradient reach (steps back above 1 % of its value at T), at init / median over training: "
+               + ", ".join(f"{label} {fmt(a)} / {fmt(m)}" for label, (a, m) in reach.items()) + ".")
+    return Verdict(bool(ok and inside is not None and inside.showed and further), summary, figures)
+
+
+def _median_reach(store, run_id: str) -> tuple[float, float]:
+    steps, v = series(store, run_id, "reach/steps/l0")
+    if not len(v):
+        return math.nan, math.nan
+    return float(v[0]), float(np.median(v))
+
+
+def long_range(expect: dict[str, bool]):
+    """A verdict over beat_baseline: which cells learn the adding problem."""
+
+    def check(store, runs) -> Verdict:
+        ok, found, figures = judge(store, runs, beat_baseline, expect)
+        base = next(iter(found.values())).figures["baseline MSE"]
+        parts = [f"{label} {fmt(f.figures['final val MSE'])} ({fmt(f.figures['share of baseline'])} of it)"
+                 for label, f in found.items()]
+        return Verdict(ok, f"Final validation MSE against predict-the-mean {fmt(base)}: " + ", ".join(parts) + ".",
+                       figures)
+
+    return check
+
+
+def packing(store, runs) -> Verdict:
+    expect = {"packed": False, "padded + mask": False, "padded, naive": True}
+    ok, found, figures = judge(store, runs, flattering, expect)
+    _, a = series(store, runs["packed"], "train/loss")
+    _, b = series(store, runs["padded + mask"], "train/loss")
+    n = min(len(a), len(b))
+    same = float(np.max(np.abs(a[:n] - b[:n]))) if n else math.nan
+    real = {label: final(store, rid, "val/real_loss") for label, rid in runs.items()}
+    cost = {label: _median(store, rid, "time/step_ms") for label, rid in runs.items()}
+    figures["packed vs masked: max |train loss difference|"] = same
+    for label in runs:
+        figures[f"{label}: final val real-token loss"] = real[label]
+        figures[f"{label}: ms per step (median)"] = cost[label]
+    no_better = real["padded, naive"] >= real["padded + mask"] - NO_BETTER_TOL
+    naive = found["padded, naive"].figures
+    summary = (f"Packed and masked training losses differ by at most {fmt(same)}. Naive padding reports "
+               f"{fmt(naive['reported loss'])} against {fmt(naive['real-token loss'])} on its real tokens; "
+               f"validation loss on real tokens: " + ", ".join(f"{k} {fmt(v)}" for k, v in real.items())
+               + ". Milliseconds per step: " + ", ".join(f"{k} {fmt(v)}" for k, v in cost.items()) + ".")
+    return Verdict(bool(ok and same < SAME_LOSS_TOL and no_better), summary, figures)
+
+
+def _median(store, run_id: str, name: str) -> float:
+    _, v = series(store, run_id, name)
+    return float(np.median(v)) if len(v) else math.nan
+
+
+def epoch_boundaries(store, runs) -> Verdict:
+    ok, found, figures = judge(store, runs, epoch_jumps, {label: True for label in runs})
+    parts = [f"{label}: train loss {fmt(f.figures['loss change at epoch start'])} and HR@10 "
+             f"{fmt(f.figures['HR@10 change at epoch start'])} at epoch starts against "
+             f"{fmt(f.figures['loss change between other evals (median |.|)'])} between other evaluations "
+             f"({fmt(f.figures['boundaries with a jump'])} of {fmt(f.figures['boundaries'])} boundaries)"
+             for label, f in found.items()]
+    return Verdict(ok, "; ".join(parts) + ".", figures)
+
+
+def plateau_stall(store, runs) -> Verdict:
+    ok, found, figures = judge(store, runs, stalled, {"aggressive": True, "patient": False})
+    worse = found["aggressive"].figures["final val loss"] - found["patient"].figures["final val loss"]
+    figures["aggressive minus patient: final val loss"] = worse
+    parts = [f"{label}: min_lr at step {fmt(f.figures['reached min_lr at step'])} after {fmt(f.figures['cuts'])} cuts, "
+             f"final val loss {fmt(f.figures['final val loss'])}" for label, f in found.items()]
+    return Verdict(bool(ok and worse > WORSE_NATS), "; ".join(parts) + ".", figures)
