@@ -13,7 +13,6 @@ generator, which the trainer seeds from cfg.seed.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
