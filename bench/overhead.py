@@ -122,7 +122,7 @@ def compare(cell: str, steps: int, folder: Path) -> dict:
     store.close()
     return {"cell": cell, "ratio": plain_s / engine_s, "engine_ms": 1e3 * engine_s / steps,
             "plain_ms": 1e3 * plain_s / steps, "store_share": spent["seconds"] / engine_s,
-            "commit_share": commits / engine_s, "interval": trainer.heavy_budget.interval}
+            "commit_share": commits / engine_s, "interval": trainer.probes.heavy_budget.interval}
 
 
 def read_time(folder: Path, n_steps: int = 100_000) -> tuple[float, int]:

@@ -19,19 +19,19 @@ from __future__ import annotations
 import copy
 import math
 import random
-import time
 
 import numpy as np
 import torch
 
 from data import make_task
-from engine.cadence import EvalCadence, ProbeBudget, ema
+from engine.cadence import EvalCadence
 from engine.checkpoints import save_checkpoint
 from engine.controls import RunControls
 from engine.init import initialise
 from engine.models import RecurrentLM
 from engine.optim import LrSchedule, build_optimizer, clip_gradients, set_lr
-from engine.probes import ProbeContext, default_probes
+from engine.probe_runner import ProbeRunner
+from engine.probes import ProbeContext
 from engine.sampling import sample_text
 
 EMA_BETA = 0.98  # smoothing of the per-batch loss; debiased, so early values are not dragged to 0
@@ -78,12 +78,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LrSchedule(cfg)
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
-        probes = default_probes(cfg)
-        self.light_probes = [p for p in probes if not p.heavy]
-        self.heavy_probes = [p for p in probes if p.heavy]
-        self.light_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget / 3)
-        self.heavy_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget * 2 / 3)
-        self.step_time = None  # EMA of the wall time of a step without probes or evaluation, seconds
+        self.probes = ProbeRunner(cfg)
         self.bpe = self.task.batches_per_epoch(cfg.batch_size)
         self.eval_cadence = EvalCadence(cfg.eval_every, self.bpe)
         self.val_batches = [b.to(self.device) for b in self.task.val_batches(cfg.batch_size, cfg.eval_batches)]
@@ -106,7 +101,7 @@ class Trainer:
             return False
         self._apply_controls()
         s = self.step_index
-        t_start = time.perf_counter()
+        self.probes.begin(s)
         batch = self._next_batch()
         lr = self.schedule.lr_at(s)
         set_lr(self.optimizer, lr)
@@ -116,12 +111,8 @@ class Trainer:
         loss = self.task.loss(out, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-
-        probes = self._probes_due(s)
         ctx = ProbeContext(model=self.model, task=self.task, batch=batch, out=out, hiddens=hiddens, cfg=self.cfg, step=s)
-        if probes:
-            spent = {False: 0.0, True: 0.0}  # probe seconds by tier: heavy or not
-            measured = self._run_probes(probes, "after_backward", ctx, spent)
+        self.probes.after_backward(ctx)
         norm, norm_after, fired = clip_gradients(self.model.parameters(), self.clip_mode, self.clip_value)
         loss_value = loss.item()
         record = {"train/loss": loss_value, "lr": lr, "grad/norm": norm, "grad/norm_clipped": norm_after,
@@ -130,18 +121,10 @@ class Trainer:
             self.store.add_scalars(self.run_id, s, record)
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
         self.optimizer.step()
-        if probes:
-            measured.update(self._run_probes(probes, "after_step", ctx, spent))
-            self._record_probes(s, measured)
-            if spent[False]:
-                self.light_budget.spent(spent[False])
-            if spent[True]:
-                self.heavy_budget.spent(spent[True])
-        else:
-            self.step_time = ema(self.step_time, time.perf_counter() - t_start)
+        self._record_probes(s, self.probes.after_step(ctx))
 
-        record.update(self._train_metrics(loss_value, out, batch, with_task_metrics=bool(probes)
-                                          or self.task.metrics_every_step))
+        task_metrics = bool(self.probes.due) or self.task.metrics_every_step
+        record.update(self._train_metrics(loss_value, out, batch, task_metrics))
         self.store.add_scalars(self.run_id, s, record)
         self.store.set_step(self.run_id, s + 1)
         self.step_index = s + 1
@@ -268,23 +251,9 @@ class Trainer:
         self.window.setdefault("loss", []).append(loss_value)
         return values
 
-    def _probes_due(self, s: int) -> list:
-        """The probes to run at step s: each tier at its cadence, stretched to its time budget."""
-        light = self.light_probes if self.light_budget.due(s, self.step_time) else []
-        if self.heavy_probes and self.heavy_budget.due(s, self.step_time):
-            self.store.add_scalars(self.run_id, s, {"probe/interval": float(self.heavy_budget.interval)})
-            return light + self.heavy_probes
-        return light
-
-    def _run_probes(self, probes: list, moment: str, ctx, spent: dict) -> dict:
-        measured = {}
-        for probe in probes:
-            t0 = time.perf_counter()
-            measured.update(getattr(probe, moment)(ctx) or {})
-            spent[probe.heavy] += time.perf_counter() - t0
-        return measured
-
     def _record_probes(self, step: int, measured: dict) -> None:
+        if not measured:
+            return
         for observer in self.observers:
             getattr(observer, "on_probe", lambda *a: None)(self, step, measured)
         scalars = {}
