@@ -30,7 +30,7 @@ GATES = {
     "z": "update gate",
     "n": "candidate",
 }
-PASCANU = "1: σ_max < 1 ⇒ vanishing (tanh) · ρ > 1 needed to explode (Pascanu et al. 2013)"
+PASCANU = "σ_max < 1 ⇒ vanishing · ρ > 1 needed to explode (Pascanu 2013)"
 
 
 def _eigs(values: np.ndarray) -> np.ndarray:
@@ -248,6 +248,6 @@ def reach_profile_figure(runs: list[RunSeries], layer: int = 0, steps_back: bool
         "‖∂L/∂h_t‖ (gradient norm)",
         revision(f"reach:{layer}", runs),
         log_y=True,
-        subtitle="solid: loss at the last position alone (shows vanishing) · dashed: summed loss (hides it)",
+        subtitle="solid: last-position loss (shows vanishing) · dashed: summed loss (hides it)",
     )
     return finish(traces, lay)

@@ -1,0 +1,59 @@
+"""Fitting a built figure to its cell in the chart grid: legend placement, height, log-axis labels.
+
+The builders in app/charts.py draw for a full-width chart with the legend on the right; in
+a half-width cell that legend would take a third of the width, so it moves under the plot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from app.charts_base import HEIGHT
+
+LEGEND_ROW = 22  # px per row of a legend under a plot
+
+
+def fit(fig, half: bool, tall: bool = False):
+    """Shape a figure for its cell: in a half-width cell the legend goes under the plot (on the
+    right it would take a third of the width), and two-panel or square charts get more height.
+    Properties are set one by one: update_layout re-validates the whole layout (~2 ms)."""
+    height = HEIGHT + (150 if "yaxis2" in fig.layout else 110 if tall else 0)
+    entries = sum(1 for t in fig.data if t.type == "scatter" and t.showlegend is not False and t.name)
+    lay = fig.layout
+    if half and entries:
+        rows = math.ceil(entries / 2)
+        lay.legend.orientation, lay.legend.x, lay.legend.xanchor = "h", 0, "left"
+        lay.legend.yref, lay.legend.y, lay.legend.yanchor = "container", 0, "bottom"
+        lay.xaxis.automargin, lay.xaxis.title.standoff = True, 8
+        lay.margin.b, lay.margin.r = 64 + LEGEND_ROW * rows, 20
+        height += LEGEND_ROW * rows
+    if height != HEIGHT:
+        lay.height = height
+    log_ticks(fig)
+    return fig
+
+
+def log_ticks(fig) -> None:
+    """On a log axis spanning under three decades, label 1-2-5 values in full ('20', '0.05'):
+    plotly would label every digit of each decade ('2 3 4 5 6 7 8 9'), unreadable at this size."""
+    shapes = fig._layout.get("shapes", ())  # plain dicts: reading layout.shapes builds an object per shape (~0.1 ms)
+    for axis, ref in (("yaxis", "y"), ("yaxis2", "y2")):
+        if axis not in fig.layout or fig.layout[axis].type != "log":
+            continue
+        parts = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and (t.yaxis or "y") == ref]
+        parts.append(np.array([sh["y0"] for sh in shapes if sh.get("yref") == ref and "y0" in sh], dtype=float))
+        y = np.concatenate(parts)
+        y = y[np.isfinite(y) & (y > 0)]
+        if not len(y) or np.log10(y.max() / y.min()) >= 3:
+            continue
+        lo, hi = np.log10(y.min()) - 0.3, np.log10(y.max()) + 0.3  # about plotly's padding
+        marks = (1, 2, 5) if hi - lo > 1 else (1, 1.5, 2, 3, 5, 7)
+        vals = [
+            m * 10.0**e
+            for e in range(math.floor(lo), math.ceil(hi) + 1)
+            for m in marks
+            if lo <= math.log10(m * 10.0**e) <= hi
+        ]
+        fig.layout[axis].tickvals, fig.layout[axis].ticktext = vals, [f"{v:g}" for v in vals]

@@ -1,0 +1,163 @@
+"""The run-settings form, generated from RunConfig's field declarations (engine/config.py FIELDS).
+
+One widget per field, grouped as FIELDS groups them, labelled with the field's unit and helped
+by its one-line help. Widgets take no min/max: a value out of range is allowed into the form so
+that RunConfig.validate() can say what is wrong, next to the field, and Start stays disabled.
+
+    values, errors = config_form()      # {field: value}, {field: reason}
+    cfg = RunConfig(**values)           # only when errors is empty
+
+Widget keys are "cfg.<field>" and keep their value across pages (persist_state="session");
+app/state.py seeds them from the URL and writes them back to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import streamlit as st
+
+from app import resources
+from app.upload import corpus_uploader
+from data import CORPORA
+from engine.config import FIELD_BY_NAME, FIELDS, GROUPS, ConfigError, Field, RunConfig
+
+# The dashboard's starting point: RunConfig's defaults, but evaluated twice as often (a 500-step
+# run draws ten validation points, not five) and with a text sample every 100 steps, not only at
+# the end (~50 ms each). The URL stores differences from this.
+UI_DEFAULT = replace(RunConfig(), eval_every=50.0, sample_every=100)
+PREFIX = "cfg."
+GROUP_TITLES = {"model": "Model", "data": "Data", "optim": "Optimiser", "init": "Initialisation", "run": "Run"}
+OPEN_GROUPS = ("model",)  # expanded on first view; the rest stay folded
+# float steps for the +/- buttons where the default guess (0.1, or 0.01 below 1) would be wrong
+STEPS = {
+    "beta2": 0.001,
+    "plateau_threshold": 1e-4,
+    "eval_every": 10.0,
+    "probe_budget": 0.01,
+    "spectral_radius": 0.05,
+    "forget_bias": 0.5,
+    "gamma": 0.05,
+    "plateau_factor": 0.05,
+}
+CORPUS_NAMES = {
+    "pydoc": "Python's help pages (embedded, no download)",
+    "tinyshakespeare": "Tiny Shakespeare (downloaded once)",
+    "tinystories": "TinyStories (downloaded once)",
+}
+
+
+def key(name: str) -> str:
+    """Session-state key of a field's widget."""
+    return PREFIX + name
+
+
+def label(f: Field) -> str:
+    """'hidden size (units)'."""
+    words = f.name.replace("_", " ")
+    return f"{words} ({f.unit})" if f.unit else words
+
+
+def default(name: str):
+    """The dashboard's default for a field."""
+    return getattr(UI_DEFAULT, name)
+
+
+def corpus_options() -> list[str]:
+    """Named corpora, then uploaded files (newest first)."""
+    folder = resources.upload_dir()
+    uploads = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+    return [*CORPORA, *(str(p) for p in uploads)]
+
+
+def corpus_name(value: str) -> str:
+    """How a corpus option reads in the form."""
+    if value in CORPUS_NAMES:
+        return f"{value}: {CORPUS_NAMES[value]}"
+    name = value.rsplit("/", 1)[-1]
+    return f"uploaded: {name.split('-', 1)[-1]}"
+
+
+def float_step(f: Field) -> float:
+    """+/- step of a float field: a power of ten below the default for log-scaled fields."""
+    if f.name in STEPS:
+        return STEPS[f.name]
+    if f.log and f.default > 0:
+        return 10 ** math.floor(math.log10(f.default))
+    return 0.01 if (f.max or 0) <= 1 else 0.1
+
+
+def field_widget(f: Field, disabled: bool = False):
+    """Draw the widget of one field; return its value (None when the box was emptied)."""
+    k, common = key(f.name), dict(help=f.help, disabled=disabled, persist_state="session")
+    if k not in st.session_state:
+        st.session_state[k] = default(f.name)
+    if f.name == "corpus":
+        options = corpus_options()
+        if st.session_state[k] not in options:
+            st.session_state[k] = default(f.name)
+        return st.selectbox(label(f), options, key=k, format_func=corpus_name, **common)
+    if f.choices:
+        return st.selectbox(label(f), f.choices, key=k, **common)
+    if f.type is bool:
+        return st.checkbox(label(f), key=k, **common)
+    if f.type is int:
+        return st.number_input(label(f), step=1, format="%d", key=k, **common)
+    if f.type is float:
+        return st.number_input(label(f), step=float_step(f), format="%g", key=k, **common)
+    return st.text_input(label(f), key=k, **common)
+
+
+def config_errors(values: dict) -> dict[str, str]:
+    """Every field RunConfig.validate() objects to, with its reason ({} when the config is good).
+
+    validate() stops at the first bad field; putting that field back to its default and
+    validating again finds the next one, so each bad field gets its own message.
+    """
+    errors: dict[str, str] = {}
+    trial = dict(values)
+    for name, value in values.items():
+        if value is None:
+            errors[name] = "is empty; type a value"
+            trial[name] = default(name)
+    for _ in range(len(FIELDS)):
+        try:
+            RunConfig(**trial).validate()
+            break
+        except ConfigError as e:
+            if e.field in errors or e.field not in FIELD_BY_NAME:
+                errors.setdefault(e.field, e.reason)
+                break
+            errors[e.field] = e.reason
+            trial[e.field] = default(e.field)
+    return errors
+
+
+def config_form(disabled: bool = False) -> tuple[dict, dict[str, str]]:
+    """Draw every field, grouped; show each error under its field. Returns (values, errors)."""
+    slots, values = {}, {}
+    for group in GROUPS:
+        with st.expander(GROUP_TITLES.get(group, group), expanded=group in OPEN_GROUPS):
+            for f in (f for f in FIELDS if f.group == group):
+                values[f.name] = field_widget(f, disabled)
+                slots[f.name] = st.empty()
+                if f.name == "corpus":  # the uploader sits under the corpus field
+                    corpus_uploader(key("corpus"))
+    errors = config_errors(values)
+    for name, reason in errors.items():
+        if name in slots:
+            slots[name].error(f"{name}: {reason}", icon=":material/error:")
+    return values, errors
+
+
+def to_config(values: dict) -> RunConfig:
+    """The validated RunConfig of the form's values (raises ConfigError)."""
+    return RunConfig(**values).validate()
+
+
+def describe(cfg: RunConfig) -> str:
+    """A short run label: cell, size and data, e.g. 'lstm 128 · pydoc'."""
+    corpus = cfg.corpus if cfg.corpus in CORPORA else cfg.corpus.rsplit("/", 1)[-1].split("-", 1)[-1]
+    data = {"text": corpus, "lines": f"lines of {corpus}"}.get(cfg.task, cfg.task)
+    return f"{cfg.cell} {cfg.hidden_size} · {data}"

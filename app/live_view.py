@@ -1,0 +1,161 @@
+"""The live panel: a toolbar, then a fragment that re-reads the store and redraws while runs train.
+
+    view, ctx = toolbar("live", VIEWS, key="view")
+    panel(eng, run_ids, VIEWS[view], ctx)
+
+The fragment's timer is set when the page runs: on while any shown run is queued, running or
+paused and the Live toggle is on; off otherwise (a paused chart keeps its zoom: a changed figure
+would remount and reset it). When the last shown run finishes, the fragment asks for one full
+rerun, which redraws the page without a timer. Only the chosen view is read and drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from app import chart_grid, resources, series, state
+from app.chart_grid import Ctx
+from app.status import is_active, status_line
+from engine.config import FIELDS, ConfigError, format_value
+
+VIEWS = {
+    "Training": ("perplexity", "loss", "lr", "grad_norm"),
+    "Gradients": ("grad_hist", "reach"),
+    "Spectrum": ("eigen", "spectrum"),
+    "Health": ("saturation", "logits", "weights"),
+    "Text & events": ("samples", "events"),
+}
+WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
+FIX_ERROR = "_fix_error"
+
+
+def selection_key(page: str, run_ids: list[str]) -> str:
+    """A short key prefix that is stable for one page and one selection of runs."""
+    return f"{page}-{hashlib.sha1('|'.join(run_ids).encode()).hexdigest()[:8]}"
+
+
+def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
+    """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle."""
+    left, mid, right, far = st.columns([6, 1.6, 1.3, 1.1], vertical_alignment="bottom")
+    with left:
+        view = st.segmented_control(
+            "view",
+            list(views),
+            key=key,
+            bind="query-params",
+            default=next(iter(views)),
+            required=True,
+            label_visibility="collapsed",
+        )
+    with mid:
+        window = st.selectbox("steps shown", list(WINDOWS), key=f"{page}-window", persist_state="session")
+    with right:
+        batches = st.toggle(
+            "batches",
+            value=True,
+            key=f"{page}-batches",
+            persist_state="session",
+            help="Draw every batch's value faintly under the moving average.",
+        )
+    with far:
+        follow = st.toggle(
+            "Live",
+            value=True,
+            key=f"{page}-follow",
+            persist_state="session",
+            help="On: charts refresh while a run trains. Off: they hold still, so you can zoom.",
+        )
+    ctx = Ctx(key=page, mode=page, last_n=WINDOWS.get(window), batches=batches, following=follow)
+    return view or next(iter(views)), ctx
+
+
+def legend_labels(infos) -> dict[str, str]:
+    """Legend text per run: a group's own labels, else the settings that differ between the runs."""
+    if len(infos) < 2:
+        return {i.id: i.label or i.id for i in infos}
+    if len({i.group_id for i in infos}) == 1 and infos[0].group_id and all(i.label for i in infos):
+        labels = {i.id: i.label for i in infos}
+    else:
+        differ = [f.name for f in FIELDS if len({repr(i.config.get(f.name)) for i in infos}) > 1]
+        labels = {
+            i.id: ", ".join(f"{k}={format_value(i.config.get(k))}" for k in differ[:3]) or (i.label or i.id)
+            for i in infos
+        }
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    return {rid: (f"{label} ({rid[-4:]})" if seen[label] > 1 else label) for rid, label in labels.items()}
+
+
+def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True) -> None:
+    """Status lines, diagnoses and the charts `ids` of the runs; refreshing while any is active."""
+    live = any(is_active(i) for i in series.infos(eng.store, run_ids))
+    ctx.following = live and ctx.following
+    every = resources.refresh_seconds() if ctx.following else None
+
+    @st.fragment(run_every=every)
+    def body():
+        if state.pending_rerun():  # a button in here changed the shown runs: redraw the whole page
+            st.rerun()
+        infos = series.infos(eng.store, run_ids)
+        labels = legend_labels(infos)
+        runs = series.load_runs(eng.store, eng.cache, infos, (*ids, "status"), labels)
+        if show_status:
+            for info, run in zip(infos, runs):
+                status_line(eng.jobs, info, run)
+        diagnoses(eng, infos, runs)
+        texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
+        chart_grid.draw(ids, runs, ctx, texts)
+        if live and not any(is_active(i) for i in infos):
+            st.rerun()  # the last run ended: redraw once without the timer
+
+    body()
+
+
+# ---- diagnoses ----------------------------------------------------------------------------------
+
+
+def _try_fix(eng, run_id: str, fix: dict, label: str) -> None:
+    """Callback: continue the run from its current weights with the suggested settings."""
+    try:
+        new_id = eng.jobs.fork(run_id, fix, label=label or None)
+    except (ConfigError, KeyError, OSError, TimeoutError, ValueError, RuntimeError) as e:
+        st.session_state[FIX_ERROR] = f"Could not fork {run_id}: {e}"
+        return
+    eng.cache.forget(run_id)  # the parent got a 'fork' event at a step it had already shown
+    state.show([run_id, new_id], "live")
+
+
+def diagnoses(eng, infos, runs) -> None:
+    """The diagnosis events of the runs (the newest per rule), each with its fix when there is one."""
+    found = []
+    for info, run in zip(infos, runs):
+        newest = {}
+        for e in run.events:
+            if e.kind == "diagnosis":
+                newest[e.data.get("rule", e.message)] = e
+        found += [(info, run, e) for e in newest.values()]
+    message = st.session_state.pop(FIX_ERROR, None)
+    if message:
+        st.error(message)
+    for info, run, e in sorted(found, key=lambda t: t[2].step):
+        data = e.data or {}
+        title = data.get("title") or e.message
+        with st.container(border=True):
+            st.markdown(f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}")
+            if data.get("explanation"):
+                st.markdown(data["explanation"])
+            fix = data.get("fix") or {}
+            if fix:
+                words = data.get("fix_label") or ", ".join(f"{k}={format_value(v)}" for k, v in fix.items())
+                st.button(
+                    f"Try the fix: {words}",
+                    key=f"fix-{info.id}-{data.get('rule', '')}-{e.step}",
+                    icon=":material/call_split:",
+                    on_click=_try_fix,
+                    args=(eng, info.id, fix, words),
+                    help="Continue this run from its current weights with the suggested settings, "
+                    "as a new run shown beside it.",
+                )

@@ -1,0 +1,94 @@
+"""Controls of active runs: stop, pause and resume, and live changes of the learning rate and clipping.
+
+The dashboard never touches a model: each button posts a request through the JobManager, which
+the worker applies at its next step and records as an event (lr_change, clip_change, paused).
+Runs trained by another process (the CLI) are shown but cannot be steered from here.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.status import is_active
+from engine.config import CLIPS, ConfigError
+
+MESSAGE = "_control_message"
+
+
+def _act(action, run_id: str, *args) -> None:
+    """Callback: call a JobManager method; keep a message when it refuses."""
+    try:
+        action(run_id, *args)
+    except (ConfigError, KeyError) as e:
+        st.session_state[MESSAGE] = f"{run_id}: {e}"
+
+
+def _current_lr(info) -> float:
+    return float(info.config.get("lr", 3e-3))
+
+
+def _apply_lr(jobs, run_id: str) -> None:
+    _act(jobs.set_lr, run_id, st.session_state[f"ctl-lr-{run_id}"])
+
+
+def _apply_clip(jobs, run_id: str) -> None:
+    _act(jobs.set_clip, run_id, st.session_state[f"ctl-clip-{run_id}"], st.session_state[f"ctl-clipv-{run_id}"])
+
+
+def _edit_popover(jobs, info) -> None:
+    with st.popover("lr / clipping", icon=":material/tune:"):
+        k = f"ctl-lr-{info.id}"
+        st.session_state.setdefault(k, _current_lr(info))
+        st.number_input(
+            "learning rate (peak)",
+            key=k,
+            format="%g",
+            step=1e-4,
+            help="Applied at the run's next step and marked on its charts.",
+        )
+        st.button("Apply lr", key=f"ctl-lr-apply-{info.id}", on_click=_apply_lr, args=(jobs, info.id))
+        mode, value = f"ctl-clip-{info.id}", f"ctl-clipv-{info.id}"
+        st.session_state.setdefault(mode, info.config.get("clip", "norm"))
+        st.session_state.setdefault(value, float(info.config.get("clip_value", 1.0)))
+        st.selectbox("clipping", CLIPS, key=mode)
+        st.number_input("clip threshold", key=value, format="%g", step=0.5)
+        st.button("Apply clipping", key=f"ctl-clip-apply-{info.id}", on_click=_apply_clip, args=(jobs, info.id))
+
+
+def controls(jobs, infos, names: dict[str, str]) -> None:
+    """One row per active run: pause/resume, stop, and the lr/clipping editor."""
+    active = [i for i in infos if is_active(i)]
+    message = st.session_state.pop(MESSAGE, None)
+    if message:
+        st.error(message)
+    for info in active:
+        name, mine = names.get(info.id, info.id), jobs.is_live(info.id)
+        cols = st.columns([4, 1.3, 1.3, 1.8], vertical_alignment="center")
+        cols[0].markdown(f"**{name}**")
+        if not mine:
+            cols[1].caption("trained by another process: steer it there")
+            continue
+        paused = jobs.status(info.id) == "paused"
+        with cols[1]:
+            if paused:
+                st.button(
+                    "Resume",
+                    key=f"ctl-resume-{info.id}",
+                    icon=":material/play_arrow:",
+                    on_click=_act,
+                    args=(jobs.resume, info.id),
+                )
+            else:
+                st.button(
+                    "Pause",
+                    key=f"ctl-pause-{info.id}",
+                    icon=":material/pause:",
+                    on_click=_act,
+                    args=(jobs.pause, info.id),
+                )
+        with cols[2]:
+            st.button(
+                "Stop", key=f"ctl-stop-{info.id}", icon=":material/stop:", on_click=_act, args=(jobs.stop, info.id)
+            )
+        with cols[3]:
+            _edit_popover(jobs, info)

@@ -1,0 +1,146 @@
+"""The Runs page's table and the actions on chosen runs: open, compare, stop, delete, export, share."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from app import controls, state
+from app.status import is_active, status_word
+from engine.config import RunConfig
+
+COLUMNS = {
+    "status": st.column_config.TextColumn("status", width="small"),
+    "step": st.column_config.NumberColumn("step", format="%d"),
+    "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+    "val ppl": st.column_config.NumberColumn("val ppl", format="%.3g"),
+    "val loss": st.column_config.NumberColumn("val loss", format="%.4g"),
+}
+DELETE_CONFIRM = "runs-delete-confirm"
+
+
+def settings_text(config: dict) -> str:
+    """The run's settings that differ from the dashboard's defaults, e.g. 'cell=gru, lr=0.01'."""
+    try:
+        diff = RunConfig.from_dict(config).diff(controls.UI_DEFAULT)
+    except (TypeError, ValueError):  # a run stored by another version of the engine
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in diff.items())
+
+
+def table(infos) -> pd.DataFrame:
+    """One row per run, newest first."""
+    rows = []
+    for i in infos:
+        final = (i.summary or {}).get("final", {})
+        rows.append(
+            {
+                "id": i.id,
+                "label": i.label or "",
+                "status": status_word(i.status),
+                "step": i.step,
+                "of": i.config.get("max_steps"),
+                "val ppl": final.get("val/ppl"),
+                "val loss": final.get("val/loss"),
+                "settings": settings_text(i.config),
+                "group": i.group_id or i.lesson or "",
+                "created": pd.Timestamp(i.created, unit="s"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def share_query(info) -> str:
+    """The query string that reproduces a run's settings and shows it."""
+    try:
+        values = RunConfig.from_dict(info.config).to_dict()
+        params = state.config_query(values)
+    except (TypeError, ValueError):
+        params = {}
+    return urlencode([*params.items(), ("runs", info.id)])
+
+
+def _export(store, run_id: str, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        return store.export(run_id, Path(tmp) / f"{run_id}.{fmt}", fmt=fmt).read_bytes()
+
+
+def _delete(eng, run_ids: list[str]) -> None:
+    """Callback: delete finished runs (an active one must be stopped first)."""
+    for run_id in run_ids:
+        if eng.jobs.is_live(run_id) or is_active(eng.store.run(run_id)):
+            st.session_state["runs-message"] = f"{run_id} is still active: stop it first."
+            continue
+        eng.store.delete_run(run_id)
+        eng.cache.forget(run_id)
+    st.session_state[DELETE_CONFIRM] = False
+    st.session_state[state.RUNS_KEY] = [r for r in state.shown_runs() if r not in run_ids]
+
+
+def actions(eng, infos) -> None:
+    """Buttons for the chosen runs."""
+    ids = [i.id for i in infos]
+    st.markdown(f"**{len(ids)} chosen:** " + ", ".join(f"`{r}`" for r in ids))
+    cols = st.columns(4)
+    cols[0].button(
+        "Open on Live", key="runs-open", icon=":material/monitoring:", on_click=state.show, args=(ids, "live")
+    )
+    cols[1].button(
+        "Compare",
+        key="runs-compare",
+        icon=":material/compare_arrows:",
+        on_click=state.show,
+        args=(ids, "compare"),
+        disabled=len(ids) < 2,
+    )
+    active = [i.id for i in infos if eng.jobs.is_live(i.id)]
+    cols[2].button(
+        "Stop",
+        key="runs-stop",
+        icon=":material/stop:",
+        disabled=not active,
+        on_click=lambda: [eng.jobs.stop(r) for r in active],
+    )
+    with cols[3]:
+        confirm = st.checkbox("really delete", key=DELETE_CONFIRM)
+        st.button(
+            "Delete",
+            key="runs-delete",
+            icon=":material/delete:",
+            disabled=not confirm,
+            on_click=_delete,
+            args=(eng, ids),
+        )
+    message = st.session_state.pop("runs-message", None)
+    if message:
+        st.warning(message)
+    for info in infos[:4]:
+        with st.container(border=True):
+            st.markdown(f"**{info.label or info.id}** · `{info.id}` · {status_word(info.status)} · step {info.step:,}")
+            c1, c2, c3 = st.columns([1, 1, 4])
+            c1.download_button(
+                "CSV",
+                data=lambda r=info.id: _export(eng.store, r, "csv"),
+                file_name=f"{info.id}.csv",
+                mime="text/csv",
+                key=f"csv-{info.id}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+            c2.download_button(
+                "Parquet",
+                data=lambda r=info.id: _export(eng.store, r, "parquet"),
+                file_name=f"{info.id}.parquet",
+                mime="application/octet-stream",
+                key=f"parquet-{info.id}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+            base = (st.context.url or "").rsplit("/", 1)[0] or ""
+            c3.code(f"{base}/?{share_query(info)}", language=None, wrap_lines=True)
+            if info.message:
+                st.caption(info.message)

@@ -1,0 +1,18 @@
+"""Live: the shown runs' charts while they train (or as they ended), with their controls."""
+
+import streamlit as st
+
+from app import frame, live_view, run_controls, series, starting, state
+
+eng = frame.begin("live")
+run_ids = state.shown_runs()
+st.title("Live", anchor=False)
+if not run_ids:
+    starting.first_start(eng)
+    st.stop()
+
+infos = series.infos(eng.store, run_ids)
+run_controls.controls(eng.jobs, infos, live_view.legend_labels(infos))
+view, ctx = live_view.toolbar("live", live_view.VIEWS, key="view")
+ctx.key = live_view.selection_key("live", run_ids)
+live_view.panel(eng, run_ids, live_view.VIEWS[view], ctx)
