@@ -52,4 +52,12 @@ def start_lesson(lesson_id: str, jobs, small: bool = False, seed: int | None = N
 def check_lesson(lesson_id: str, store, run_ids) -> Verdict:
     """Did the phenomenon show in these (finished) runs? Reads only the store."""
     lesson = get_lesson(lesson_id)
-    return lesson.check(store, runs_by_label(store, run_ids))
+    runs = runs_by_label(store, run_ids)
+    missing = [label for label in lesson.variants if label not in runs]
+    empty = [label for label, rid in runs.items() if not len(store.scalars(rid, "train/loss")[0])]
+    if missing or empty:
+        return Verdict(False, f"Not enough data to judge: no runs for {', '.join(missing + empty)}.", {})
+    try:
+        return lesson.check(store, runs, lesson.expect)
+    except (IndexError, KeyError, ValueError) as err:  # a run stopped before the series the check needs
+        return Verdict(False, f"Not enough data to judge ({type(err).__name__}: {err}); did every run finish?", {})

@@ -81,6 +81,9 @@ class RecurrentLM(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(H) if cfg.layer_norm else nn.Identity() for _ in range(cfg.num_layers))
         self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.head = nn.Linear(H, task.output_size)
+        # packed: pads never enter the recurrence; padded modes run the cell over the pads too
+        # (harmless to real positions of a one-way RNN, but it costs time and, when unmasked, counts them)
+        self.pack = getattr(cfg, "variable_length", "packed") == "packed"
 
     @property
     def num_layers(self) -> int:
@@ -88,7 +91,7 @@ class RecurrentLM(nn.Module):
 
     # ---- the training path: fused kernels --------------------------------------------
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
-        """-> (out (B, T, O), hiddens: per layer (B, T, H), zeros past each length)."""
+        """-> (out (B, T, O), hiddens: per layer (B, T, H)); packed: zeros past each length."""
         z = self.embed(x) if self.embed is not None else x  # (B, T, D)
         hiddens = []
         for layer, cell in enumerate(self.cells):
@@ -98,7 +101,7 @@ class RecurrentLM(nn.Module):
         return self.head(z), hiddens
 
     def _run_cell(self, cell: nn.Module, z: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-        if lengths is None:
+        if lengths is None or not self.pack:
             return cell(z)[0]
         # packing skips pads, so each sequence's states equal running it alone
         packed = pack_padded_sequence(z, lengths.cpu(), batch_first=True, enforce_sorted=False)

@@ -77,7 +77,8 @@ class SpectrumProbe(Probe):
     heavy = True  # an eigendecomposition per gate block: about 7 ms at H = 128
 
     @torch.no_grad()
-    def after_step(self, ctx: ProbeContext) -> dict:
+    def after_backward(self, ctx: ProbeContext) -> dict:
+        # before the update: the spectrum recorded at step s is that of the model after s updates
         out = {}
         for layer in range(ctx.model.num_layers):
             for g, w in ctx.model.recurrent_weights(layer).items():
@@ -162,7 +163,8 @@ class GradientReachProbe(Probe):
     def __init__(self, max_sequences: int = REACH_SEQUENCES):
         self.max_sequences = max_sequences
 
-    def after_step(self, ctx: ProbeContext) -> dict:
+    def after_backward(self, ctx: ProbeContext) -> dict:
+        # before the update, like the training gradients it sits beside
         model, b = ctx.model, min(ctx.batch.x.shape[0], self.max_sequences)
         sub = first_sequences(ctx.batch, b)
         was_training = model.training

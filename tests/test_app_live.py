@@ -1,6 +1,8 @@
 """AppTest: the Live page and the shared sidebar. Start a run, see its status and charts, steer it,
 refuse invalid settings, and fork a run from a diagnosis."""
 
+import time
+
 from app_testkit import (
     TINY,
     app,
@@ -100,6 +102,12 @@ def test_pause_resume_lr_clip_and_stop_a_running_run():
     at.number_input(key=f"ctl-clipv-{run_id}").set_value(5.0).run()
     at.button(key=f"ctl-clip-apply-{run_id}").click().run()
     no_exceptions(at)
+    # edits apply at the run's next step: wait for them to land before stopping it
+    deadline = time.monotonic() + 30
+    while not {"lr_change", "clip_change"} <= {e.kind for e in engine().store.events(run_id)}:
+        assert time.monotonic() < deadline, "the lr and clipping edits never reached the run"
+        engine().store.flush()
+        time.sleep(0.05)
     at.button(key=f"ctl-stop-{run_id}").click().run()
     wait_done([run_id], timeout=30)
     kinds = [e.kind for e in engine().store.events(run_id)]

@@ -130,3 +130,17 @@ def test_unrolled_gradients_reach_the_parameters():
     loss = F.cross_entropy(out.reshape(-1, 4), torch.zeros(B * T, dtype=torch.long))
     grads = torch.autograd.grad(loss, [model.cells[0].weight_hh_l0] + states.h[0])
     assert all(g is not None for g in grads) and grads[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("mode", ["padded_masked", "padded_naive"])
+def test_padded_modes_run_through_the_pads_and_agree_on_real_positions(mode):
+    lengths, x = LENGTHS, tokens()
+    packed = make("gru", layers=1)
+    padded = make("gru", layers=1, variable_length=mode)
+    padded.load_state_dict(packed.state_dict())
+    out_p, (h_p,) = packed(x, lengths)
+    out_d, (h_d,) = padded(x, lengths)
+    real = torch.arange(x.shape[1])[None, :] < lengths[:, None]  # (B, T)
+    torch.testing.assert_close(out_d[real], out_p[real])  # one-way RNN: pads come after, change nothing
+    assert (h_p[~real] == 0).all()  # packing never runs the cell over a pad
+    assert (h_d[~real] != 0).any()  # padding does

@@ -81,7 +81,7 @@ def context(model, batch, step=0):
 
 def test_spectrum_equals_numpy_of_each_gate_block():
     model = make("lstm", H=8)
-    res = SpectrumProbe().after_step(context(model, make_batch()))
+    res = SpectrumProbe().after_backward(context(model, make_batch()))
     for layer in range(2):
         full = model.cells[layer].weight_hh_l0.detach().double().numpy()
         for k, g in enumerate("ifgo"):
@@ -103,7 +103,7 @@ def test_spectrum_of_a_known_matrix():
         model.cells[0].weight_hh_l0.copy_(
             0.8 * torch.tensor([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
         )
-    res = SpectrumProbe().after_step(context(model, make_batch()))
+    res = SpectrumProbe().after_backward(context(model, make_batch()))
     eig = res["spectrum/eig/l0/h"]
     np.testing.assert_allclose(sorted(eig[:, 1]), [-0.8 * math.sin(th), 0.8 * math.sin(th)], atol=1e-6)
     np.testing.assert_allclose(eig[:, 0], 0.8 * math.cos(th), atol=1e-6)
@@ -169,7 +169,7 @@ def oracle_norms(loss, hs):
 def test_reach_equals_direct_autograd_per_timestep(B):
     model = make("rnn_tanh", H=5, layers=2).double()
     batch = make_batch(B=B, T=6)
-    res = GradientReachProbe().after_step(context(model, batch))
+    res = GradientReachProbe().after_backward(context(model, batch))
     sub = SimpleNamespace(x=batch.x[:REACH_SEQUENCES], y=batch.y[:REACH_SEQUENCES], lengths=None)
     out, hs = manual_tanh_rnn(model, sub.x)
     for layer in range(2):
@@ -184,7 +184,7 @@ def test_reach_equals_gradient_wrt_a_restarted_fused_cell(cell):
     """Oracle with PyTorch's fused kernel: dL_T/dh_t is the gradient w.r.t. the initial state of the rest."""
     model = make(cell, H=5, layers=1).double()
     batch = make_batch(B=3, T=6)
-    res = GradientReachProbe().after_step(context(model, batch))
+    res = GradientReachProbe().after_backward(context(model, batch))
     model.eval()
     z = model.embed(batch.x)
     for t in range(5):  # t < T-1: h_t reaches L_T only through the recurrence
@@ -207,7 +207,7 @@ def test_reach_with_lengths_equals_each_sequence_alone_right_aligned():
     model = make("rnn_tanh", H=5).double()
     lengths, T = [7, 4, 2], 7
     batch = make_batch(B=3, T=T, lengths=lengths)
-    res = GradientReachProbe().after_step(context(model, batch))
+    res = GradientReachProbe().after_backward(context(model, batch))
     n_real = sum(lengths)
     for layer in range(2):
         last, summed = np.zeros(T), np.zeros(T)

@@ -120,3 +120,14 @@ def test_divergence_mid_run_keeps_every_earlier_record():
     assert np.all(np.isfinite(loss[:30]))
     assert store.run(run_id).status == "diverged"
     assert len(store.scalars(run_id, "val/loss")[0]) == 3  # evaluations at 10, 20, 30 survive
+
+
+def test_step_zero_spectrum_is_the_initial_matrix():
+    cfg = RunConfig(cell="rnn_tanh", init="orthogonal", lr=0.05, max_steps=3, probe_budget=1.0, **SMALL)
+    store, run_id, t = train(cfg)
+    steps, eigs = store.arrays(run_id, "spectrum/eig/l0/h")
+    assert steps[0] == 0
+    radius = np.hypot(eigs[0][:, 0], eigs[0][:, 1])
+    np.testing.assert_allclose(radius, 1.0, atol=1e-5)  # orthogonal: every |eigenvalue| is 1 before any update
+    w_final = t.model.recurrent_weights(0)["h"].double().numpy()
+    assert not np.allclose(np.abs(np.linalg.eigvals(w_final)), 1.0, atol=1e-5)  # training moved it off the circle
