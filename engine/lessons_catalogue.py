@@ -164,7 +164,7 @@ INIT_SPECTRUM = Lesson(
              "and what does that do to the gradient?",
     reference="001, 002",
     base=ADDING.replace(cell="rnn_tanh", seq_len=64, hidden_size=128, max_steps=800, eval_every=100,
-                        probe_every=40, probe_budget=1.0),
+                        warmup_steps=100, probe_every=40, probe_budget=1.0),
     variants={"default": {}, "xavier": {"init": "xavier"}, "orthogonal": {"init": "orthogonal"},
               "identity (ReLU)": {"cell": "rnn_relu", "init": "identity", "input_init_std": 0.1, "lr": 3e-4}},
     charts=("eigen", "spectrum", "reach", "loss"),
@@ -183,7 +183,11 @@ smaller learning rate) is the simplest such matrix.
 
 Initialisation only sets the start. Training moves the eigenvalues (watch the spectrum
 chart), and tanh's slope, below 1 wherever a unit is active, shrinks the gradient further,
-so orthogonal init buys reach early in training rather than a guarantee.
+so orthogonal init buys reach early in training rather than a guarantee. That is why this
+lesson warms the learning rate up over 100 steps: small early updates keep W_h near its
+initial structure long enough to compare. Without the warmup we measured the orthogonal
+run's advantage gone within the first hundred steps (seed 0: reach at init 63 steps against
+8 for the default, but a median over training of 11.5 against 14.5).
 
 *Try:* `init=spectral` with `spectral_radius` 1.5 and watch the gradient grow instead.""",
     reference_run="default",
