@@ -7,6 +7,12 @@ import numpy as np
 from app.charts_base import REFERENCE, Event, RunSeries
 
 
+def vline(x: float, color: str) -> dict:
+    """A faint dotted vertical line across the whole plot at step x, behind the data."""
+    return dict(type="line", xref="x", x0=x, x1=x, yref="paper", y0=0, y1=1, layer="below",
+                line=dict(color=color, width=1, dash="dot"))
+
+
 def hline(lay: dict, y: float, text: str, *, yref: str = "y", dash: str = "dash", color: str = REFERENCE) -> None:
     """A labelled horizontal reference line across the plot."""
     log = lay.get("yaxis" if yref == "y" else "yaxis" + yref[1:], {}).get("type") == "log"
@@ -63,19 +69,7 @@ def epoch_lines(lay: dict, runs: list[RunSeries], start: int, max_lines: int = 3
     if not shown or len(shown) > max_lines:
         return
     for number, s in shown:
-        lay["shapes"].append(
-            dict(
-                type="line",
-                xref="x",
-                x0=s,
-                x1=s,
-                yref="paper",
-                y0=0,
-                y1=1,
-                layer="below",
-                line=dict(color="#bbbbbb", width=1, dash="dot"),
-            )
-        )
+        lay["shapes"].append(vline(s, "#bbbbbb"))
         if len(shown) <= 8:
             lay["annotations"].append(
                 dict(
@@ -131,19 +125,7 @@ def event_marks(lay: dict, runs: list[RunSeries], cols: list[str], start: int, m
     for run, color in zip(runs, cols):
         marks += [(s, k, m, run.name, color) for s, k, m in events_of(run, EVENT_MARKS, start)]
     for s, kind, message, name, color in sorted(marks)[-max_marks:]:
-        lay["shapes"].append(
-            dict(
-                type="line",
-                xref="x",
-                x0=s,
-                x1=s,
-                yref="paper",
-                y0=0,
-                y1=1,
-                layer="below",
-                line=dict(color=color, width=1, dash="dot"),
-            )
-        )
+        lay["shapes"].append(vline(s, color))
         lay["annotations"].append(
             dict(
                 text=EVENT_MARKS[kind],
