@@ -13,7 +13,6 @@ display (target < 50 ms).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import timed  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from data import make_task  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
@@ -134,13 +135,10 @@ def read_time(folder: Path, n_steps: int = 100_000) -> tuple[float, int]:
     for s in range(n_steps):
         store.add_scalars(run_id, s, {"train/loss": float(loss[s]), "lr": 1e-3, "grad/norm": 1.0})
     store.flush()
-    times = []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        steps, _ = store.scalars(run_id, "train/loss", max_points=1000)
-        times.append(time.perf_counter() - t0)
+    ms = timed(lambda: store.scalars(run_id, "train/loss", max_points=1000), repeat=20)
+    steps, _ = store.scalars(run_id, "train/loss", max_points=1000)
     store.close()
-    return statistics.median(times) * 1e3, len(steps)
+    return ms, len(steps)
 
 
 def main() -> int:

@@ -24,6 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import timed  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from engine.store import RunStore  # noqa: E402
 
 NAMES = ["train/loss", "train/loss_ema", "train/ppl", "train/ppl_ema", "lr"]
@@ -77,14 +79,6 @@ def calibrate() -> int:
     return max(1, round(200 * STEP_S / (time.perf_counter() - t0)))
 
 
-def timed(fn, repeat: int) -> float:
-    """Median milliseconds of fn() over `repeat` calls."""
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out) * 1e3
 
 
 def main() -> None:

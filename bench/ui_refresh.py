@@ -34,6 +34,8 @@ from plotly.tools import return_figure_from_figure_or_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import timed  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from app import chart_grid, series  # noqa: E402
 from app.chart_grid import Ctx  # noqa: E402
 from app.live_view import VIEWS  # noqa: E402
@@ -122,13 +124,6 @@ def build(store, cache, run_ids, views, serialise: bool) -> list:
     return figs
 
 
-def timed(fn, repeat: int) -> float:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out) * 1e3
 
 
 def trace_points(figs) -> tuple[int, int, str]:

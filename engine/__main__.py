@@ -125,7 +125,7 @@ class ProgressBar:
         self.last = now
         step = trainer.step_index
         done = int(self.width * step / self.total)
-        ema = trainer.loss_ema / (1 - 0.98 ** max(step, 1))
+        ema = trainer.smoothed_loss()
         ppl = f" ppl {math.exp(ema):7.2f}" if trainer.task.loss_kind == "ce" and ema < 50 else ""
         rate = step / max(now - self.t0, 1e-9)
         sys.stderr.write(f"\r[{'#' * done}{'.' * (self.width - done)}] {step}/{self.total} loss {ema:.4f}{ppl} "

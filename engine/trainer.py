@@ -204,6 +204,11 @@ class Trainer:
         self.step_index = snap["step"]
         self.loss_ema = snap["loss_ema"]
 
+    def smoothed_loss(self, n: int | None = None) -> float:
+        """The debiased EMA of the training loss after n steps (default: those taken)."""
+        n = max(n or self.step_index, 1)
+        return self.loss_ema / (1 - EMA_BETA**n)
+
     # ---- helpers ---------------------------------------------------------------------
     def _apply_controls(self) -> None:
         lr, clip, snapshots = self.controls.take()
@@ -235,9 +240,8 @@ class Trainer:
         return batch.to(self.device)
 
     def _train_metrics(self, loss_value: float, out, batch, with_task_metrics: bool) -> dict[str, float]:
-        n = self.step_index + 1
         self.loss_ema = EMA_BETA * self.loss_ema + (1 - EMA_BETA) * loss_value
-        ema = self.loss_ema / (1 - EMA_BETA**n)
+        ema = self.smoothed_loss(self.step_index + 1)
         values = {"train/loss_ema": ema}
         if self.task.loss_kind == "ce":
             values["train/ppl"] = _safe_exp(loss_value)
