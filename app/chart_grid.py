@@ -18,9 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from app import charts
-from app.chart_fit import fit
+from app.charts.fit import fit
 from app.charts import RunSeries
-from app.charts_spectrum import GATES
+from app.charts.spectrum import GATES
 from engine.probes import GRAD_HIST_EDGES
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}

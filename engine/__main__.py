@@ -188,7 +188,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    from engine.lessons_cli import run_lesson_command  # the lessons arrive with their own module
+    from engine.lessons.cli import run_lesson_command  # the lessons arrive with their own module
 
     return run_lesson_command(args)
 

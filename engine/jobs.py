@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engine.checkpoints import load_checkpoint
+from engine.store.checkpoints import load_checkpoint
 from engine.config import RunConfig
 from engine.controls import RunControls
 from engine.trainer import Diverged, Trainer

@@ -25,7 +25,7 @@ import torch
 
 from data import make_task
 from engine.cadence import EvalCadence
-from engine.checkpoints import save_checkpoint
+from engine.store.checkpoints import save_checkpoint
 from engine.controls import RunControls
 from engine.init import initialise
 from engine.models import RecurrentLM

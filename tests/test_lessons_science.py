@@ -15,7 +15,7 @@ import pytest
 from engine.config import RunConfig
 from engine.jobs import JobManager
 from engine.lessons import LESSONS, check_lesson, lesson_configs, start_lesson
-from engine.lessons_checks import epoch_jumps, runs_by_label, spiked, stalled, vanished
+from engine.lessons.criteria import epoch_jumps, runs_by_label, spiked, stalled, vanished
 from engine.store import RunStore
 
 CHARTS = {"perplexity", "loss", "lr", "grad_norm", "grad_hist", "eigen", "spectrum", "reach", "saturation", "logits",

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from engine.store import RunStore
-from engine.store_summary import bucket_width
+from engine.store.summary import bucket_width
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from app.charts_base import (
+from app.charts.base import (
     STEP_TITLE,
     RunSeries,
     colors,
@@ -17,7 +17,7 @@ from app.charts_base import (
     two_panels,
     view_start,
 )
-from app.charts_marks import (
+from app.charts.marks import (
     epoch_lines,
     eval_ticks,
     event_marks,

@@ -4,7 +4,7 @@ and how far back in time the gradient reaches (||dL_T/dh_t|| for t = 1..T)."""
 import numpy as np
 import plotly.graph_objects as go
 
-from app.charts_base import (
+from app.charts.base import (
     MAX_POINTS,
     REFERENCE,
     STEP_TITLE,
@@ -16,7 +16,7 @@ from app.charts_base import (
     revision,
     view_start,
 )
-from app.charts_marks import (
+from app.charts.marks import (
     hline,
 )
 

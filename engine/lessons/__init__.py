@@ -6,9 +6,9 @@
     verdict = check_lesson("early-spike", jobs.store, run_ids)       # from the stored series only
     print(verdict.showed, verdict.summary, verdict.figures)
 
-A lesson is data (engine/lessons_catalogue.py): a question, a base config, variants that
+A lesson is data (engine/lessons/catalogue.py): a question, a base config, variants that
 differ from it in named settings, the charts to watch, an explanation in our words, and a
-checker (engine/lessons_checks.py). Every checker has a per-run criterion, e.g. "perplexity
+checker (engine/lessons/criteria.py, verdicts.py). Every checker has a per-run criterion, e.g. "perplexity
 rose above |V|", and says for which variants it should hold; the verdict shows when every
 variant behaves as the lesson says, and its figures are what the checker measured.
 `small=True` shrinks a lesson for the science tests and the browser test; the small runs
@@ -17,8 +17,8 @@ must still show the phenomenon.
 
 from __future__ import annotations
 
-from engine.lessons_catalogue import LESSONS, Lesson
-from engine.lessons_checks import Finding, Verdict, runs_by_label
+from engine.lessons.catalogue import LESSONS, Lesson
+from engine.lessons.criteria import Finding, Verdict, runs_by_label
 
 __all__ = ["LESSONS", "Finding", "Lesson", "Verdict", "check_lesson", "lesson_configs", "start_lesson"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine import lessons_verdicts as v
+from engine.lessons import verdicts as v
 from engine.config import RunConfig
-from engine.lessons_checks import (
+from engine.lessons.criteria import (
     Finding,
     Verdict,
     beat_baseline,

@@ -3,7 +3,7 @@
 import numpy as np
 import plotly.graph_objects as go
 
-from app.charts_base import (
+from app.charts.base import (
     DASHES,
     MAX_POINTS,
     PALETTE,
@@ -17,7 +17,7 @@ from app.charts_base import (
     two_panels,
     view_start,
 )
-from app.charts_marks import (
+from app.charts.marks import (
     hline,
 )
 

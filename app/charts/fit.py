@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from app.charts_base import HEIGHT
+from app.charts.base import HEIGHT
 
 LEGEND_ROW = 22  # px per row of a legend under a plot
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.store_summary import BASE, bucket_width, cover, downsample, point_agg
+from engine.store.summary import BASE, bucket_width, cover, downsample, point_agg
 
 NEVER = -(2**62)  # a step before every step
 EXPORT_FORMATS = ("csv", "parquet")

@@ -8,9 +8,9 @@
 
 The file is in WAL mode, so the dashboard's sessions read while training threads (and a CLI
 process) write. Records go to an in-memory queue that one writer thread per store commits
-every ~0.5 s (store_writer.py), so a training step never waits for SQLite and a killed process
+every ~0.5 s (writer.py), so a training step never waits for SQLite and a killed process
 loses at most the last half second. Scalar series keep a multi-resolution min/max summary
-(store_summary.py), so a downsampled read costs what it returns, not what is stored.
+(summary.py), so a downsampled read costs what it returns, not what is stored.
 `since` always means steps strictly greater than it; None reads from the start.
 """
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.store_read import EXPORT_FORMATS, NEVER, decode, empty, read_arrays, read_scalars, write_table
-from engine.store_runs import (
+from engine.store.read import EXPORT_FORMATS, NEVER, decode, empty, read_arrays, read_scalars, write_table
+from engine.store.runs import (
     ACTIVE,
     RUN_COLUMNS,
     STALE_AFTER,
@@ -41,7 +41,7 @@ from engine.store_runs import (
     find_gone,
     interrupt,
 )
-from engine.store_writer import RUN_TABLES, Writer, connect, create_schema
+from engine.store.writer import RUN_TABLES, Writer, connect, create_schema
 
 __all__ = ["ACTIVE", "STATUSES", "Event", "RunInfo", "RunStore", "default_path"]
 

@@ -1,9 +1,9 @@
-"""One verdict per lesson: the per-run criteria of lessons_checks.py applied to a lesson's
+"""One verdict per lesson: the per-run criteria of criteria.py applied to a lesson's
 variants, plus the comparisons across its runs, in a sentence with the figures.
 
 Each function takes (store, runs: {label: run id}, expect: {label: bool}) and returns a
 Verdict; labels are the lesson's variant labels and `expect` says for which of them the
-per-run criterion must hold or must not (engine/lessons_catalogue.py).
+per-run criterion must hold or must not (catalogue.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from engine.lessons_checks import (
+from engine.lessons.criteria import (
     DEFAULT_RADIUS,
     NO_DIFFERENCE,
     REAL_GAIN_SHARE,

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from app.charts_base import REFERENCE, Event, RunSeries
+from app.charts.base import REFERENCE, Event, RunSeries
 
 
 def vline(x: float, color: str) -> dict:

@@ -2,12 +2,12 @@
 
 The page reads the store, fills one RunSeries per run and calls a builder; nothing here touches
 streamlit or the store. The builders live in files by subject and are re-exported here:
-charts_base (input type, layout, downsampling), charts_marks (reference lines, epochs, events),
-charts_train (curves), charts_spectrum (W_h spectrum, gradient reach), charts_health (gradient
-histograms, saturation, logits, weights).
+base (input type, layout, downsampling), marks (reference lines, epochs, events), train
+(curves), spectrum (W_h spectrum, gradient reach), health (gradient histograms, saturation,
+logits, weights), fit (a figure shaped for its cell in the grid).
 """
 
-from app.charts_base import (
+from app.charts.base import (
     MAX_POINTS,
     PALETTE,
     WAITING,
@@ -19,20 +19,20 @@ from app.charts_base import (
     ema,
     minmax_downsample,
 )
-from app.charts_health import (
+from app.charts.health import (
     grad_histogram_figure,
     grad_histogram_overlay,
     logit_figure,
     saturation_figure,
     weights_figure,
 )
-from app.charts_spectrum import (
+from app.charts.spectrum import (
     eigenvalue_figure,
     reach_heatmap_figure,
     reach_profile_figure,
     spectrum_over_time_figure,
 )
-from app.charts_train import (
+from app.charts.train import (
     difference_figure,
     grad_norm_figure,
     loss_figure,

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 
-from engine.store_summary import SeriesSummary
+from engine.store.summary import SeriesSummary
 
 log = logging.getLogger(__name__)
 
