@@ -2,7 +2,7 @@
 
 One widget per field, grouped as FIELDS groups them, labelled with the field's unit and helped
 by its one-line help. Widgets take no min/max: a value out of range is allowed into the form so
-that RunConfig.validate() can say what is wrong, next to the field, and Start stays disabled.
+that RunConfig can say what is wrong, next to the field, and Start stays disabled.
 
     values, errors = config_form()      # {field: value}, {field: reason}
     cfg = RunConfig(**values)           # only when errors is empty
@@ -14,22 +14,19 @@ app/state.py seeds them from the URL and writes them back to it.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-
 import streamlit as st
 
 from app import resources
 from app.upload import corpus_uploader
 from data import CORPORA
-from engine.config import FIELD_BY_NAME, FIELDS, GROUPS, ConfigError, Field, RunConfig
+from engine.config import FIELDS, GROUPS, Field, RunConfig, lenient
 
-# The dashboard's starting point: RunConfig's defaults, but evaluated twice as often (a 500-step
-# run draws ten validation points, not five) and with a text sample every 100 steps, not only at
-# the end (~50 ms each). The URL stores differences from this.
-# The dashboard is for watching: evaluate and sample more often than the engine's defaults, and
-# let the probes take up to 20 % of the time (the engine's lean 3 % gives an LSTM 128 only a
-# spectrum every ~170 steps; 20 % gives one every ~20-30)
-UI_DEFAULT = replace(RunConfig(), eval_every=50.0, sample_every=100, probe_budget=0.2)
+# The dashboard's defaults, the one table of them: RunConfig's, except that the dashboard is for
+# watching, so it evaluates twice as often (a 500-step run draws ten validation points, not
+# five), samples text every 100 steps (~50 ms each), and lets the probes take up to 20 % of the
+# time (the engine's lean 3 % gives an LSTM 128 a spectrum every ~170 steps; 20 %, every ~20-30).
+# The form starts here, and the URL holds only the differences from it.
+UI_DEFAULT = RunConfig(eval_every=50.0, sample_every=100, probe_budget=0.2)
 PREFIX = "cfg."
 GROUP_TITLES = {"model": "Model", "data": "Data", "optim": "Optimiser", "init": "Initialisation", "run": "Run"}
 OPEN_GROUPS = ("model",)  # expanded on first view; the rest stay folded
@@ -113,28 +110,8 @@ def field_widget(f: Field, disabled: bool = False):
 
 
 def config_errors(values: dict) -> dict[str, str]:
-    """Every field RunConfig.validate() objects to, with its reason ({} when the config is good).
-
-    validate() stops at the first bad field; putting that field back to its default and
-    validating again finds the next one, so each bad field gets its own message.
-    """
-    errors: dict[str, str] = {}
-    trial = dict(values)
-    for name, value in values.items():
-        if value is None:
-            errors[name] = "is empty; type a value"
-            trial[name] = default(name)
-    for _ in range(len(FIELDS)):
-        try:
-            RunConfig(**trial).validate()
-            break
-        except ConfigError as e:
-            if e.field in errors or e.field not in FIELD_BY_NAME:
-                errors.setdefault(e.field, e.reason)
-                break
-            errors[e.field] = e.reason
-            trial[e.field] = default(e.field)
-    return errors
+    """Every field RunConfig objects to, each with its own reason ({} when the config is good)."""
+    return lenient(values, UI_DEFAULT)[1]
 
 
 def config_form(disabled: bool = False) -> tuple[dict, dict[str, str]]:
@@ -155,8 +132,8 @@ def config_form(disabled: bool = False) -> tuple[dict, dict[str, str]]:
 
 
 def to_config(values: dict) -> RunConfig:
-    """The validated RunConfig of the form's values (raises ConfigError)."""
-    return RunConfig(**values).validate()
+    """The RunConfig of the form's values (raises ConfigError naming a bad field)."""
+    return RunConfig(**values)
 
 
 def describe(cfg: RunConfig) -> str:

@@ -23,10 +23,6 @@ def _act(action, run_id: str, *args) -> None:
         st.session_state[MESSAGE] = f"{run_id}: {e}"
 
 
-def _current_lr(info) -> float:
-    return float(info.config.get("lr", 3e-3))
-
-
 def _apply_lr(jobs, run_id: str) -> None:
     _act(jobs.set_lr, run_id, st.session_state[f"ctl-lr-{run_id}"])
 
@@ -38,7 +34,7 @@ def _apply_clip(jobs, run_id: str) -> None:
 def _edit_popover(jobs, info) -> None:
     with st.popover("lr / clipping", icon=":material/tune:"):
         k = f"ctl-lr-{info.id}"
-        st.session_state.setdefault(k, _current_lr(info))
+        st.session_state.setdefault(k, float(info.config["lr"]))
         st.number_input(
             "learning rate (peak)",
             key=k,
@@ -48,8 +44,8 @@ def _edit_popover(jobs, info) -> None:
         )
         st.button("Apply lr", key=f"ctl-lr-apply-{info.id}", on_click=_apply_lr, args=(jobs, info.id))
         mode, value = f"ctl-clip-{info.id}", f"ctl-clipv-{info.id}"
-        st.session_state.setdefault(mode, info.config.get("clip", "norm"))
-        st.session_state.setdefault(value, float(info.config.get("clip_value", 1.0)))
+        st.session_state.setdefault(mode, info.config["clip"])
+        st.session_state.setdefault(value, float(info.config["clip_value"]))
         st.selectbox("clipping", CLIPS, key=mode)
         st.number_input("clip threshold", key=value, format="%g", step=0.5)
         st.button("Apply clipping", key=f"ctl-clip-apply-{info.id}", on_click=_apply_clip, args=(jobs, info.id))

@@ -57,9 +57,8 @@ def table(infos) -> pd.DataFrame:
 def share_query(info) -> str:
     """The query string that reproduces a run's settings and shows it."""
     try:
-        values = RunConfig.from_dict(info.config).to_dict()
-        params = state.config_query(values)
-    except (TypeError, ValueError):
+        params = RunConfig.from_dict(info.config).query_pairs(controls.UI_DEFAULT)
+    except (TypeError, ValueError):  # a run stored by another version of the engine
         params = {}
     return urlencode([*params.items(), ("runs", info.id)])
 

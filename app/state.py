@@ -20,7 +20,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import controls
-from engine.config import FIELDS, ConfigError, format_value, parse_value
+from engine.config import FIELDS, lenient, parse_values
 
 RUNS_KEY = "runs"  # multiselect of shown runs; the URL's repeated ?runs=
 GOTO_KEY = "_goto"
@@ -39,20 +39,18 @@ def read_url_once() -> None:
     if st.session_state.get("_url_read"):
         return
     st.session_state["_url_read"] = True
-    warnings = []
-    for f in FIELDS:
-        raw = st.query_params.get(f.name)
-        if raw is None:
-            continue
-        try:
-            value = parse_value(f.name, raw)
-            allowed = controls.corpus_options() if f.name == "corpus" else f.choices
-            if allowed and value not in allowed:
-                raise ConfigError(f.name, f"{value!r} is not one of {', '.join(map(str, allowed))}")
-        except ConfigError as e:
-            warnings.append(f"Ignored `{f.name}={raw}` from the link ({e.reason}); using {controls.default(f.name)!r}.")
-            continue
-        st.session_state[controls.key(f.name)] = value
+    # parsed here; a value out of range stays in the form, where its field says why it is refused
+    given = {f.name: st.query_params[f.name] for f in FIELDS if f.name in st.query_params}
+    values, problems = parse_values(given)
+    if values.get("corpus", controls.default("corpus")) not in controls.corpus_options():
+        problems["corpus"] = "not a corpus this dashboard offers"
+        del values["corpus"]
+    warnings = [
+        f"Ignored `{name}={given[name]}` from the link ({reason}); using {controls.default(name)!r}."
+        for name, reason in problems.items()
+    ]
+    for name, value in values.items():
+        st.session_state[controls.key(name)] = value
     runs = st.query_params.get_all(RUNS_KEY)
     if runs:
         st.session_state[RUNS_KEY] = list(dict.fromkeys(runs))  # unknown ids are dropped by the picker
@@ -81,8 +79,8 @@ def dismiss_url_warnings() -> None:
 
 
 def config_query(values: dict) -> dict[str, str]:
-    """The settings the URL carries: every field that differs from the dashboard's default."""
-    return {k: format_value(v) for k, v in values.items() if v is not None and v != controls.default(k)}
+    """The settings the URL carries: the valid ones that differ from the dashboard's defaults."""
+    return lenient(values, controls.UI_DEFAULT)[0].query_pairs(controls.UI_DEFAULT)
 
 
 def write_url(values: dict) -> None:

@@ -21,8 +21,9 @@ import time
 import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
+from engine.lessons.cli import run_lesson_command
 from engine.store import RunStore
-from engine.trainer import Diverged, Trainer
+from engine.trainer import Trainer, run_to_end
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +80,7 @@ def config_from_args(pairs: list[str], steps: int | None = None) -> RunConfig:
         values[name.strip()] = value
     if steps is not None:
         values["max_steps"] = str(steps)
-    return RunConfig.from_dict(values).validate()
+    return RunConfig.from_dict(values)
 
 
 def cmd_train(args) -> int:
@@ -91,19 +92,10 @@ def cmd_train(args) -> int:
     trainer = Trainer(cfg, store, run_id)
     print(f"run {run_id}: {cfg.cell} on {cfg.task}" + (f" ({cfg.corpus})" if cfg.task in ("text", "lines") else "")
           + f", {cfg.max_steps} steps; store {store.path}", file=sys.stderr)
-    status, message = "done", None
-    try:
-        trainer.start()
-        bar = ProgressBar(cfg.max_steps, quiet=args.quiet)
-        while trainer.step():
-            bar.update(trainer)
-        bar.update(trainer, final=True)
-    except KeyboardInterrupt:
-        status, message = "stopped", "stopped by Ctrl-C"
-    except Diverged as err:
-        status, message = "diverged", str(err)
-        store.add_event(run_id, trainer.step_index, "diverged", message)
-    trainer.finish(status, message)
+    bar = ProgressBar(cfg.max_steps, quiet=args.quiet)
+    status = run_to_end(trainer, on_step=bar.update)
+    bar.update(trainer, final=True)
+    message = store.run(run_id).message
     print(f"\n{status}: {_final_line(store, run_id)}" + (f" ({message})" if message else ""), file=sys.stderr)
     print(run_id)
     store.close()
@@ -120,7 +112,7 @@ class ProgressBar:
 
     def update(self, trainer, final: bool = False) -> None:
         now = time.perf_counter()
-        if self.quiet or (not final and now - self.last < 0.2):
+        if self.quiet or trainer.task is None or (not final and now - self.last < 0.2):
             return
         self.last = now
         step = trainer.step_index
@@ -188,8 +180,6 @@ def cmd_export(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    from engine.lessons.cli import run_lesson_command  # the lessons arrive with their own module
-
     return run_lesson_command(args)
 
 

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from engine.observer import Observer
+
 # perplexity above |V|: one noisy batch in the first updates is not a finding, so look from
 # step 5 on, at the smoothed perplexity, and only 5 % above |V| (a random head starts within
 # a percent or two of |V|)
@@ -58,22 +60,6 @@ REACH_MIN_SEQ = 16  # shorter sequences have no long range to lose
 # still learning (seen on the adding problem, whose data is fresh and cannot be memorised)
 PART_RISE = 0.05
 PART_EVALS = 3
-
-
-class Observer:
-    """No-op observer: override the moments you need."""
-
-    def on_step_end(self, trainer, step: int, scalars: dict) -> None:
-        """Called after each update, with the step's recorded scalars."""
-
-    def on_probe(self, trainer, step: int, measured: dict) -> None:
-        """Called on probe steps with the probes' measurements."""
-
-    def on_eval(self, trainer, step: int, values: dict) -> None:
-        """Called after each evaluation with its values (val/*, window/*, plateau/*)."""
-
-    def on_fit_end(self, trainer, status: str) -> None:
-        """Called once when the run ends: done, stopped, diverged or failed."""
 
 
 class Rule(Observer):

@@ -103,6 +103,19 @@ class LrSchedule:
         return [{"kind": "lr_cut", "message": f"plateau: lr {old:.3g} -> {new:.3g}{floor}",
                  "data": {"old": old, "new": new, "at_min": at_min}}]
 
+    def state_dict(self) -> dict[str, float]:
+        """What a snapshot must carry to continue the schedule elsewhere (the config travels apart)."""
+        return {"peak": self.peak, "plateau_lr": self.plateau_lr, "best": self.best, "bad": self.bad,
+                "cooldown_left": self.cooldown_left, "cuts": self.cuts}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        """Continue from a state_dict(); unknown keys raise."""
+        unknown = set(state) - set(self.state_dict())
+        if unknown:
+            raise KeyError(f"not LrSchedule state: {', '.join(sorted(unknown))}")
+        for k, v in state.items():
+            setattr(self, k, v)
+
     def state(self) -> dict[str, float]:
         """The plateau bookkeeping, for the timeline."""
         return {"plateau/best": self.best, "plateau/bad": float(self.bad), "plateau/cuts": float(self.cuts)}

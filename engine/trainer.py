@@ -1,17 +1,23 @@
 """Trainer: the step loop of one run, top to bottom, writing every measurement to the store.
 
     trainer = Trainer(cfg, store, run_id)
-    trainer.start()            # on_fit_start: seed, data, model, optimiser, probes
+    status = run_to_end(trainer)   # start, step until done, finish: 'done', 'stopped', 'diverged' or 'failed'
+
+or, stepping by hand (the JobManager steps a group's trainers in turn):
+
+    trainer.start()            # seed, data, model, optimiser, probes; on_fit_start
     while trainer.step():      # one batch: forward, backward, probes, clip, update, records
         pass
-    trainer.finish()           # final evaluation, checkpoint, status
+    trainer.conclude(None)     # or conclude(error): decides the final status, finishes, never raises
 
 Step numbering: the value recorded at step s describes the model after s updates, so the
 training loss at step 0 is the loss of the untouched initial model (ln|V| with a zeroed
 head) and an evaluation made after update s is recorded at step s + 1.
 
 A NaN or Inf loss or gradient norm ends the run as `diverged` at that step; everything
-recorded before it stays in the store. The JobManager runs this in a worker thread.
+recorded before it stays in the store. The run's status lives here (`Trainer.status`, written
+through to the store by `set_status`), and `conclude` is the one place that decides how a run
+ended, for the JobManager, the CLI and any other caller.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import traceback
 
 import numpy as np
 import torch
@@ -33,6 +40,7 @@ from engine.optim import LrSchedule, build_optimizer, clip_gradients, set_lr
 from engine.probe_runner import ProbeRunner
 from engine.probes import ProbeContext
 from engine.sampling import sample_text
+from engine.store.checkpoints import save_checkpoint
 
 EMA_BETA = 0.98  # smoothing of the per-batch loss; debiased, so early values are not dragged to 0
 SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
@@ -40,6 +48,10 @@ SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_e
 
 class Diverged(Exception):
     """The loss or the gradient norm stopped being a finite number."""
+
+
+class Stopped(Exception):
+    """The run was stopped from outside (a scheduler, Ctrl-C) at a step; the message says why."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -51,17 +63,29 @@ def pick_device(name: str) -> torch.device:
 class Trainer:
     """Trains one RunConfig, recording into `store` under `run_id`."""
 
-    def __init__(self, cfg, store, run_id: str, controls: RunControls | None = None, observers=(), resume=None):
-        self.cfg = cfg.validate()
+    def __init__(self, cfg, store, run_id: str, controls: RunControls | None = None,
+                 observers: list[Observer] = (), resume: dict | None = None):
+        self.cfg = cfg  # a RunConfig is valid by construction
         self.store = store
         self.run_id = run_id
         self.controls = controls or RunControls()
-        # objects with any of on_step_end(trainer, step, scalars), on_probe(trainer, step, measured),
-        # on_eval(trainer, step, values), on_fit_end(trainer, status): diagnosis rules, for one
         self.observers = list(observers)
         self.resume = resume  # a snapshot dict from a parent run, for forks
         self.step_index = 0
         self.status = "queued"
+        # built by start(); None until then (a run can end before it starts)
+        self.device = self.task = self.model = self.optimizer = self.schedule = None
+        self.probes = self.eval_cadence = self.batches = None
+        self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
+        self.bpe, self.epoch = 1, 0
+        self.val_batches: list = []
+        self.loss_ema = 0.0
+        self.window: dict[str, list[float]] = {}
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        """The run's status, here and in the store (committed at once)."""
+        self.status = status
+        self.store.set_status(self.run_id, status, message)
 
     # ---- on_fit_start ----------------------------------------------------------------
     def start(self) -> None:
@@ -77,13 +101,10 @@ class Trainer:
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LrSchedule(cfg)
-        self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.probes = ProbeRunner(cfg)
         self.bpe = self.task.batches_per_epoch(cfg.batch_size)
         self.eval_cadence = EvalCadence(cfg.eval_every, self.bpe)
         self.val_batches = [b.to(self.device) for b in self.task.val_batches(cfg.batch_size, cfg.eval_batches)]
-        self.loss_ema = 0.0
-        self.window: dict[str, list[float]] = {}
         if self.resume is not None:
             self._load_snapshot(self.resume)
         self.epoch = self.step_index // self.bpe
@@ -91,15 +112,16 @@ class Trainer:
         self.store.set_summary(self.run_id, {"baselines": self.task.baselines(), "loss_kind": self.task.loss_kind,
                                              "batches_per_epoch": self.bpe, "device": str(self.device),
                                              "parameters": sum(p.numel() for p in self.model.parameters())})
-        self.status = "running"
-        self.store.set_status(self.run_id, "running")
+        self.set_status("running")
+        for observer in self.observers:
+            observer.on_fit_start(self)
 
     # ---- one step --------------------------------------------------------------------
     def step(self) -> bool:
         """Train on one batch; False once the run has reached max_steps or was stopped."""
         if self.controls.stop.is_set() or self.step_index >= self.cfg.max_steps:
             return False
-        self._apply_controls()
+        self.apply_controls()
         s = self.step_index
         self.probes.begin(s)
         batch = self._next_batch()
@@ -163,42 +185,79 @@ class Trainer:
         self.store.add_scalars(self.run_id, step, values)
         self.store.add_event(self.run_id, step, "eval", f"validation loss {values['val/loss']:.4f}")
         for observer in self.observers:
-            getattr(observer, "on_eval", lambda *a: None)(self, step, values)
+            observer.on_eval(self, step, values)
         if self.cfg.sample_every == 0:
             self._sample()
         return values
 
-    # ---- on_fit_end ------------------------------------------------------------------
+    # ---- pause, between steps ---------------------------------------------------------
+    def held(self) -> bool:
+        """True while the run is paused; applies pending requests (a fork's snapshot) meanwhile."""
+        controls = self.controls
+        paused = controls.pause.is_set() and not controls.stop.is_set()
+        if paused and self.status != "paused":
+            self.set_status("paused")
+            self.store.add_event(self.run_id, self.step_index, "paused", "paused")
+        elif not paused and self.status == "paused":
+            self.set_status("running")
+            self.store.add_event(self.run_id, self.step_index, "resumed", "resumed")
+        if paused:
+            self.apply_controls()
+        return paused
+
+    # ---- the end ---------------------------------------------------------------------
+    def conclude(self, error: BaseException | None = None) -> str:
+        """End the run: decide its final status from how its loop ended, record why, finish. Never raises.
+
+        No error: 'stopped' if a stop was asked for, else 'done'. Diverged: 'diverged'. Stopped or
+        KeyboardInterrupt: 'stopped'. Anything else: 'failed', with the traceback in an event.
+        """
+        status, message = "done", None
+        if error is None and self.controls.stop.is_set():
+            status = "stopped"
+        elif isinstance(error, Diverged):
+            status, message = "diverged", str(error)
+            self.store.add_event(self.run_id, self.step_index, "diverged", message)
+        elif isinstance(error, Stopped | KeyboardInterrupt):
+            status, message = "stopped", str(error) or "stopped by Ctrl-C"
+            self.store.add_event(self.run_id, self.step_index, "stopped", message)
+        elif error is not None:
+            status, message = "failed", f"{type(error).__name__}: {error}"
+            self.store.add_event(self.run_id, self.step_index, "error", message, {"traceback": _trace(error)})
+        try:
+            self.finish(status, message)
+        except Exception:  # the summary or checkpoint failed: the status must still land
+            self.set_status(status, message)
+        return status
+
     def finish(self, status: str = "done", message: str | None = None) -> None:
         """Write the final summary and checkpoint, set the final status, flush the store."""
-        if status in ("done", "stopped") and hasattr(self, "model") and self.cfg.sample_every:
-            if self.step_index % self.cfg.sample_every:  # a last sample, unless one was just taken
-                self._sample()
+        trained = self.model is not None and status in ("done", "stopped")
+        if trained and self.cfg.sample_every and self.step_index % self.cfg.sample_every:
+            self._sample()  # a last sample, unless one was just taken
         self.store.flush()  # reads below see only committed rows
         summary = self.store.run(self.run_id).summary
         last = {k: self.store.scalars(self.run_id, k) for k in ("val/loss", "val/ppl", "train/loss_ema")}
         summary["final"] = {k: float(v[1][-1]) for k, v in last.items() if len(v[1])}
         self.store.set_summary(self.run_id, summary)
-        if status in ("done", "stopped") and hasattr(self, "model"):
+        if trained:
             save_checkpoint(self.store, self.run_id, self.snapshot())
         for observer in self.observers:
-            getattr(observer, "on_fit_end", lambda *a: None)(self, status)
-        self.status = status
-        self.store.set_status(self.run_id, status, message)
+            observer.on_fit_end(self, status)
+        self.set_status(status, message)
         self.store.flush()
 
     # ---- snapshots for forks ---------------------------------------------------------
     def snapshot(self) -> dict:
         """A detached copy of everything needed to continue this run elsewhere."""
         return {"model": copy.deepcopy(self.model.state_dict()), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                "step": self.step_index, "loss_ema": self.loss_ema, "schedule": copy.copy(vars(self.schedule)),
+                "step": self.step_index, "loss_ema": self.loss_ema, "schedule": self.schedule.state_dict(),
                 "config": self.cfg.to_dict(), "run_id": self.run_id}
 
     def _load_snapshot(self, snap: dict) -> None:
         self.model.load_state_dict(snap["model"])
         self.optimizer.load_state_dict(snap["optimizer"])
-        schedule_state = {k: v for k, v in snap["schedule"].items() if k != "cfg"}
-        vars(self.schedule).update(schedule_state)
+        self.schedule.load_state_dict(snap["schedule"])
         if self.cfg.lr != snap["config"]["lr"]:
             self.schedule.set_peak(self.cfg.lr)  # a fork that changes lr starts from the new peak
         self.step_index = snap["step"]
@@ -210,7 +269,8 @@ class Trainer:
         return self.loss_ema / (1 - EMA_BETA**n)
 
     # ---- helpers ---------------------------------------------------------------------
-    def _apply_controls(self) -> None:
+    def apply_controls(self) -> None:
+        """Apply pending live edits (lr, clipping) and hand over requested snapshots, at this step."""
         lr, clip, snapshots = self.controls.take()
         s = self.step_index
         if lr is not None:
@@ -259,7 +319,7 @@ class Trainer:
         if not measured:
             return
         for observer in self.observers:
-            getattr(observer, "on_probe", lambda *a: None)(self, step, measured)
+            observer.on_probe(self, step, measured)
         scalars = {}
         for name, value in measured.items():
             if isinstance(value, np.ndarray):
@@ -272,6 +332,27 @@ class Trainer:
         if getattr(self.task, "vocab", None) and self.task.name == "text":
             text = sample_text(self.model, self.task, SAMPLE_CHARS, seed=self.cfg.seed + self.step_index, device=self.device)
             self.store.add_text(self.run_id, self.step_index, text)
+
+
+def run_to_end(trainer: Trainer, on_step=None) -> str:
+    """Start the run, step it to its end, and conclude it; returns the final status.
+
+    `on_step(trainer)` is called after every step (a progress bar). Ctrl-C ends the run as
+    'stopped' with its records kept; any other exception as 'failed' (or 'diverged').
+    """
+    error = None
+    try:
+        trainer.start()
+        while trainer.step():
+            if on_step is not None:
+                on_step(trainer)
+    except (Exception, KeyboardInterrupt) as err:
+        error = err
+    return trainer.conclude(error)
+
+
+def _trace(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error))
 
 
 def _safe_exp(x: float) -> float:

@@ -16,7 +16,7 @@ def test_declarations_match_the_dataclass():
 
 
 def test_defaults_are_valid_and_frozen():
-    cfg = RunConfig().validate()
+    cfg = RunConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.lr = 1.0
 
@@ -61,7 +61,7 @@ def _bad_values():
 @pytest.mark.parametrize("name,value", list(_bad_values()))
 def test_every_invalid_value_names_its_field(name, value):
     with pytest.raises(ConfigError) as err:
-        RunConfig.from_dict({name: value}).validate()
+        RunConfig.from_dict({name: value})
     assert err.value.field == name
     assert name in str(err.value)
 
@@ -78,7 +78,7 @@ def test_every_invalid_value_names_its_field(name, value):
 ])
 def test_cross_field_rules(changes, field):
     with pytest.raises(ConfigError) as err:
-        RunConfig(**changes).validate()
+        RunConfig(**changes)
     assert err.value.field == field
 
 

@@ -136,7 +136,7 @@ def test_unrolled_gradients_reach_the_parameters():
 def test_padded_modes_run_through_the_pads_and_agree_on_real_positions(mode):
     lengths, x = LENGTHS, tokens()
     packed = make("gru", layers=1)
-    padded = make("gru", layers=1, variable_length=mode)
+    padded = make("gru", layers=1, task="lines", variable_length=mode)
     padded.load_state_dict(packed.state_dict())
     out_p, (h_p,) = packed(x, lengths)
     out_d, (h_d,) = padded(x, lengths)
