@@ -18,8 +18,8 @@ import pandas as pd
 import streamlit as st
 
 from app import charts
-from app.charts.fit import fit
 from app.charts import RunSeries
+from app.charts.fit import fit
 from app.charts.spectrum import GATES
 from engine.probes import GRAD_HIST_EDGES
 

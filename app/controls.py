@@ -14,6 +14,7 @@ app/state.py seeds them from the URL and writes them back to it.
 from __future__ import annotations
 
 import math
+
 import streamlit as st
 
 from app import resources

@@ -32,10 +32,10 @@ import torch
 
 from data import make_task
 from engine.cadence import EvalCadence
-from engine.store.checkpoints import save_checkpoint
 from engine.controls import RunControls
 from engine.init import initialise
 from engine.models import RecurrentLM
+from engine.observer import Observer
 from engine.optim import LrSchedule, build_optimizer, clip_gradients, set_lr
 from engine.probe_runner import ProbeRunner
 from engine.probes import ProbeContext

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.lessons import verdicts as v
 from engine.config import RunConfig
+from engine.lessons import verdicts as v
 from engine.lessons.criteria import (
     Finding,
     Verdict,
