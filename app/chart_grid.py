@@ -1,16 +1,21 @@
-"""The chart grid shared by the Live, Compare and Lessons pages: chart ids -> figures on the page.
+"""The charts of the dashboard, each declared once, and the grid that draws them on a page.
 
-Chart ids are the ones lessons name (engine/lessons.py `charts`): perplexity, loss, lr,
-grad_norm, grad_hist, eigen, spectrum, reach, saturation, logits, weights; plus difference
-(Compare), samples and events. `draw(ids, runs, ctx)` draws the pickers the charts need
-(parameter, layer, gate, probe step, reference run), then the figures two to a row. Figures
-come from the pure builders in app/charts.py; keys are stable per page, runs and chart, so a
-refresh replaces a chart rather than adding one.
+A `Chart` record holds everything about one chart: its id (the one lessons name), the views
+that show it, the series it reads (the declarations in engine/, never a prefix kept here),
+the pickers it needs, and how to build its figures (pure builders in app/charts/) or draw it
+(text samples, events). `CHARTS` is the registry; the Live and Compare views, the series a
+page loads, and the check that every lesson's charts exist are all read off it.
+
+    ids = views("live")["Training"]                 # ('perplexity', 'loss', 'lr', 'grad_norm')
+    runs = series.load_runs(store, cache, infos, reads(ids))
+    draw(ids, runs, ctx, texts)                     # pickers, then figures two to a row
+
+Keys are stable per page, runs and chart, so a refresh replaces a chart rather than adding one.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,14 +26,19 @@ from app import charts
 from app.charts import RunSeries
 from app.charts.fit import fit
 from app.charts.spectrum import GATES
-from engine.probes import GRAD_HIST_EDGES
+from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
+from engine.probes import GRAD_HIST_EDGES, GradHistogramProbe, HiddenProbe, OutputProbe, SpectrumProbe, WeightProbe
+from engine.probes import GradientReachProbe as Reach
+from engine.series import Series
+from engine.trainer import LOSS, LOSS_EMA, PPL, PPL_EMA, VAL_LOSS, VAL_PPL
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 GATE_ORDER = ("h", "i", "f", "g", "o", "r", "z", "n")
-DIFF_SERIES = ("val/loss", "train/loss_ema", "val/ppl", "train/ppl_ema", "grad/norm")
+DIFF_SERIES = (VAL_LOSS, LOSS_EMA, VAL_PPL, PPL_EMA, GRAD_NORM)  # what the difference chart can subtract
 QUIET_EVENTS = ("eval",)  # listed only on request: one per evaluation
-WIDE = ("weights",)  # charts that take a whole row (a legend entry per parameter)
 TALL = ("eig",)  # figure keys drawn taller: the complex plane is square
+VIEW_ORDER = ("Training", "Difference", "Gradients", "Spectrum", "Health", "Text & events")
+COMPARE_ONLY = ("Difference",)  # views that need several runs
 
 
 @dataclass
@@ -36,7 +46,7 @@ class Ctx:
     """How a page wants its charts: its key prefix, the window, and what the pickers chose."""
 
     key: str  # prefix of widget and chart keys, stable per page and run selection
-    mode: str = "live"  # live | compare | lesson
+    mode: str = "live"  # live | compare (compare overlays the runs' gradient histograms)
     last_n: int | None = None  # show only the newest steps
     batches: bool = True  # draw per-batch curves under the moving average
     following: bool = False  # a live run is being followed: eigenvalues show the newest step
@@ -57,21 +67,26 @@ def _names(runs: list[RunSeries]) -> set[str]:
     return {n for r in runs for n in (*r.scalars, *r.arrays)}
 
 
+def _parts(runs: list[RunSeries], series: Series, part: str) -> set[str]:
+    """The values of one part ({layer}, {gate}, {param}) among the runs' names of a series."""
+    return {found[part] for n in _names(runs) if (found := series.parts(n)) is not None}
+
+
 def layers(runs: list[RunSeries]) -> list[int]:
     """Recurrent layers that have spectrum or reach records."""
-    found = {int(m.group(1)) for n in _names(runs) if (m := re.search(r"/l(\d+)(/|$)", n))}
-    return sorted(found) or [0]
+    found = _parts(runs, SpectrumProbe.RADIUS, "layer") | _parts(runs, Reach.LAST, "layer")
+    return sorted(int(v) for v in found) or [0]
 
 
 def gates(runs: list[RunSeries], layer: int) -> list[str]:
     """Gates of W_h recorded for the layer (rnn: h; gru: r z n; lstm: i f g o)."""
-    found = {n.rsplit("/", 1)[1] for n in _names(runs) if n.startswith(f"spectrum/radius/l{layer}/")}
+    found = {p["gate"] for n in _names(runs) if (p := SpectrumProbe.RADIUS.parts(n)) and p["layer"] == str(layer)}
     return sorted(found, key=lambda g: GATE_ORDER.index(g) if g in GATE_ORDER else 99) or ["h"]
 
 
 def params(runs: list[RunSeries]) -> list[str]:
     """Parameters with gradient histograms, recurrent weights first."""
-    found = {n.split("/", 1)[1] for r in runs for n in r.arrays if n.startswith("grad_hist/")}
+    found = _parts(runs, GradHistogramProbe.HIST, "param")
     return sorted(found, key=lambda p: (0 if "weight_hh" in p else 1, p))
 
 
@@ -88,16 +103,18 @@ def _pick(ctx: Ctx, name: str, label: str, options: list, fmt=str, help: str | N
 
 def pickers(ids: tuple, runs: list[RunSeries], ctx: Ctx) -> None:
     """Draw the pickers the charts in `ids` need, in one row."""
+    needed = {p for c in ids for p in CHARTS[c].pickers}
     wanted = []
-    if "grad_hist" in ids:
+    if "param" in needed:
         wanted.append(("param", "parameter", params(runs), str, "Whose gradients the histograms show."))
-    if {"eigen", "spectrum", "reach"} & set(ids):
+    if "layer" in needed:
         wanted.append(("layer", "layer", layers(runs), lambda v: f"layer {v}", None))
-    if {"eigen", "spectrum"} & set(ids):
+    if "gate" in needed:
         wanted.append(("gate", "recurrent matrix", None, None, "LSTM and GRU have one W_h block per gate."))
-    if "difference" in ids:
+    if "reference" in needed:
         names = {r.run_id: r.name for r in runs}
-        wanted.append(("diff_series", "difference of", [n for n in DIFF_SERIES if n in _names(runs)], str, None))
+        have = _names(runs)
+        wanted.append(("diff_series", "difference of", [s.name for s in DIFF_SERIES if s.name in have], str, None))
         wanted.append(("reference", "against the run", list(names), names.get, "Differences are taken against it."))
     if not wanted:
         return
@@ -125,7 +142,7 @@ def _grad_hist(runs, ctx):
     if ctx.mode == "compare" and len(runs) > 1 and param:
         figs.append(("overlay", charts.grad_histogram_overlay(runs, param, GRAD_HIST_EDGES)))
     for run in runs:
-        steps, counts = run.arrays.get(f"grad_hist/{param}", (np.zeros(0), []))
+        steps, counts = run.arrays.get(GradHistogramProbe.HIST.at(param=str(param)), (np.zeros(0), []))
         z = np.stack(counts) if len(counts) else np.zeros((0, len(GRAD_HIST_EDGES) - 1))
         title = f"{param} · {run.name}" if len(runs) > 1 else str(param)
         figs.append((run.run_id, charts.grad_histogram_figure(steps, z, GRAD_HIST_EDGES, title)))
@@ -135,7 +152,8 @@ def _grad_hist(runs, ctx):
 def _eigen_step(runs, ctx) -> int | None:
     """The snapshot index the eigenvalue plot shows: newest while following, else the slider's."""
     layer, gate = ctx.picks.get("layer") or 0, ctx.picks.get("gate") or "h"
-    steps = next((r.arrays[k][0] for r in runs if (k := f"spectrum/eig/l{layer}/{gate}") in r.arrays), [])
+    key = SpectrumProbe.EIG.at(layer=layer, gate=gate)
+    steps = next((r.arrays[key][0] for r in runs if key in r.arrays), [])
     if ctx.following or len(steps) < 2:
         return None
     options = [int(s) for s in steps]
@@ -158,7 +176,7 @@ def _reach(runs, ctx):
     layer = ctx.picks.get("layer") or 0
     figs = [("profile", charts.reach_profile_figure(runs, layer))]
     for run in runs:
-        steps, profiles = run.arrays.get(f"reach/last/l{layer}", (np.zeros(0), []))
+        steps, profiles = run.arrays.get(Reach.LAST.at(layer=layer), (np.zeros(0), []))
         figs.append(
             (run.run_id, charts.reach_heatmap_figure(steps, profiles, layer, run.name if len(runs) > 1 else ""))
         )
@@ -169,7 +187,7 @@ def _weight_params(runs) -> list[str] | None:
     """Every parameter for one run; for several, only the recurrent matrices (else ~15 lines per run)."""
     if len(runs) < 2:
         return None
-    names = {n.split("/", 1)[1] for r in runs for n in r.scalars if n.startswith("weight_norm/")}
+    names = _parts(runs, WeightProbe.NORM, "param")
     return sorted(n for n in names if "weight_hh" in n) or None
 
 
@@ -180,34 +198,31 @@ def _difference(runs, ctx):
     return [("diff", charts.difference_figure(runs, ref, name, ctx.last_n))]
 
 
-FIGURES = {
-    "perplexity": lambda runs, c: [("ppl", charts.perplexity_figure(runs, c.last_n, show_batches=c.batches))],
-    "loss": lambda runs, c: [("loss", charts.loss_figure(runs, c.last_n, show_batches=c.batches))],
-    "lr": lambda runs, c: [("lr", charts.lr_figure(runs, c.last_n))],
-    "grad_norm": lambda runs, c: [("gn", charts.grad_norm_figure(runs, c.last_n))],
-    "grad_hist": _grad_hist,
-    "eigen": _eigen,
-    "spectrum": lambda runs, c: [
-        (
-            "spec",
-            charts.spectrum_over_time_figure(runs, c.picks.get("layer") or 0, c.picks.get("gate") or "h", c.last_n),
-        )
-    ],
-    "reach": _reach,
-    "saturation": lambda runs, c: [("sat", charts.saturation_figure(runs, c.last_n))],
-    "logits": lambda runs, c: [("logits", charts.logit_figure(runs, c.last_n))],
-    "weights": lambda runs, c: [("weights", charts.weights_figure(runs, _weight_params(runs), c.last_n))],
-    "difference": _difference,
-}
+def _spectrum(runs, ctx):
+    layer, gate = ctx.picks.get("layer") or 0, ctx.picks.get("gate") or "h"
+    return [("spec", charts.spectrum_over_time_figure(runs, layer, gate, ctx.last_n))]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart, declared once: its id, the views that show it, what it reads, how it is made."""
+
+    id: str  # the id lessons name in their `charts`
+    views: tuple[str, ...]  # the Live/Compare views that show it (VIEW_ORDER)
+    reads: tuple[Series, ...]  # the series it draws; the page loads these and no others
+    build: Callable | None = None  # (runs, ctx) -> [(key suffix, go.Figure)]: pure figure builders
+    draw: Callable | None = None  # (runs, ctx, texts) -> None: drawn with streamlit instead (samples, events)
+    pickers: tuple[str, ...] = ()  # the pickers it needs: param, layer, gate, reference
+    wide: bool = False  # takes a whole row (a legend entry per parameter)
 
 
 def figures(ids, runs: list[RunSeries], ctx: Ctx) -> list[tuple[str, object, bool]]:
     """(key, figure, wide) of every chart in `ids`, in order, fitted to their cells (pickers drawn first)."""
     out = []
-    for chart in ids:
-        for suffix, fig in FIGURES.get(chart, lambda r, c: [])(runs, ctx):
-            wide = chart in WIDE or ctx.per_row == 1
-            out.append((f"{ctx.key}-{chart}-{suffix}", fit(fig, half=not wide, tall=suffix in TALL), wide))
+    for chart in (CHARTS[c] for c in ids if CHARTS[c].build is not None):
+        for suffix, fig in chart.build(runs, ctx):
+            wide = chart.wide or ctx.per_row == 1
+            out.append((f"{ctx.key}-{chart.id}-{suffix}", fit(fig, half=not wide, tall=suffix in TALL), wide))
     return out
 
 
@@ -236,14 +251,12 @@ def draw(ids, runs: list[RunSeries], ctx: Ctx, texts: dict | None = None) -> Non
         for col, (key, fig, _) in zip(cols, row):
             with col:
                 plot(fig, key)
-    if "samples" in ids:
-        samples(runs, texts or {})
-    if "events" in ids:
-        events_table(runs, ctx)
+    for chart in (CHARTS[c] for c in ids if CHARTS[c].draw is not None):
+        chart.draw(runs, ctx, texts or {})
 
 
-def samples(runs: list[RunSeries], texts: dict) -> None:
-    """The newest text samples of each run (generated at each evaluation)."""
+def samples(runs: list[RunSeries], ctx: Ctx, texts: dict) -> None:
+    """The newest text samples of each run (every sample_every steps and at the end, text tasks)."""
     st.markdown("#### Text samples")
     cols = st.columns(min(2, max(1, len(runs))))
     for i, run in enumerate(runs):
@@ -251,13 +264,13 @@ def samples(runs: list[RunSeries], texts: dict) -> None:
             st.markdown(f"**{run.name}**")
             shown = texts.get(run.run_id, [])[-3:][::-1]
             if not shown:
-                st.caption("no samples yet: the first comes with the first evaluation (text tasks only)")
+                st.caption("no samples yet: text tasks sample every sample_every steps and at the end")
             for step, text in shown:
                 st.caption(f"step {step:,}")
                 st.code(text, language=None, wrap_lines=True)
 
 
-def events_table(runs: list[RunSeries], ctx: Ctx) -> None:
+def events_table(runs: list[RunSeries], ctx: Ctx, texts: dict) -> None:
     """Every event of the shown runs: epochs, live edits, plateau cuts, forks, divergence, diagnoses."""
     st.markdown("#### Events")
     show_all = st.checkbox("include evaluations", key=f"{ctx.key}-allevents")
@@ -272,3 +285,45 @@ def events_table(runs: list[RunSeries], ctx: Ctx) -> None:
         return
     table = pd.DataFrame(rows).sort_values(["step", "run"], kind="stable")
     st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
+
+
+# ---- the registry ------------------------------------------------------------------------------
+
+CHARTS: dict[str, Chart] = {c.id: c for c in (
+    Chart("perplexity", ("Training",), (PPL, PPL_EMA, VAL_PPL),
+          lambda runs, c: [("ppl", charts.perplexity_figure(runs, c.last_n, show_batches=c.batches))]),
+    Chart("difference", ("Difference",), DIFF_SERIES, _difference, pickers=("reference",)),
+    Chart("loss", ("Training", "Difference"), (LOSS, LOSS_EMA, VAL_LOSS),
+          lambda runs, c: [("loss", charts.loss_figure(runs, c.last_n, show_batches=c.batches))]),
+    Chart("lr", ("Training",), (LR, PLATEAU_BAD, PLATEAU_BEST),
+          lambda runs, c: [("lr", charts.lr_figure(runs, c.last_n))]),
+    Chart("grad_norm", ("Training",), (GRAD_NORM, GRAD_NORM_CLIPPED, GRAD_CLIPPED),
+          lambda runs, c: [("gn", charts.grad_norm_figure(runs, c.last_n))]),
+    Chart("grad_hist", ("Gradients",), (GradHistogramProbe.HIST,), _grad_hist, pickers=("param",)),
+    Chart("reach", ("Gradients",), (Reach.LAST, Reach.SUM, SpectrumProbe.SIGMA_MAX), _reach, pickers=("layer",)),
+    Chart("eigen", ("Spectrum",), (SpectrumProbe.EIG,), _eigen, pickers=("layer", "gate")),
+    Chart("spectrum", ("Spectrum",), (SpectrumProbe.RADIUS, SpectrumProbe.SIGMA_MAX), _spectrum,
+          pickers=("layer", "gate")),
+    Chart("saturation", ("Health",), HiddenProbe.series,
+          lambda runs, c: [("sat", charts.saturation_figure(runs, c.last_n))]),
+    Chart("logits", ("Health",), OutputProbe.series, lambda runs, c: [("logits", charts.logit_figure(runs, c.last_n))]),
+    Chart("weights", ("Health",), (WeightProbe.NORM, WeightProbe.RATIO, WeightProbe.RATIO_ALL),
+          lambda runs, c: [("weights", charts.weights_figure(runs, _weight_params(runs), c.last_n))], wide=True),
+    Chart("samples", ("Text & events",), (), draw=samples),
+    Chart("events", ("Text & events",), (), draw=events_table),
+)}
+
+
+def views(mode: str) -> dict[str, tuple[str, ...]]:
+    """{view: chart ids} for a page: 'live' (one or more runs) or 'compare' (adds the Difference view)."""
+    out = {}
+    for view in VIEW_ORDER:
+        ids = tuple(c.id for c in CHARTS.values() if view in c.views)
+        if ids and (mode == "compare" or view not in COMPARE_ONLY):
+            out[view] = ids
+    return out
+
+
+def reads(ids) -> tuple[Series, ...]:
+    """Every series the charts `ids` read, once each."""
+    return tuple(dict.fromkeys(s for c in ids for s in CHARTS[c].reads))

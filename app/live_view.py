@@ -1,7 +1,8 @@
 """The live panel: a toolbar, then a fragment that re-reads the store and redraws while runs train.
 
-    view, ctx = toolbar("live", VIEWS, key="view")
-    panel(eng, run_ids, VIEWS[view], ctx)
+    views = chart_grid.views("live")
+    view, ctx = toolbar("live", views, key="view")
+    panel(eng, run_ids, views[view], ctx)
 
 The fragment's timer is set when the page runs: on while any shown run is queued, running or
 paused and the Live toggle is on; off otherwise (a paused chart keeps its zoom: a changed figure
@@ -17,16 +18,9 @@ import streamlit as st
 
 from app import chart_grid, resources, series, state
 from app.chart_grid import Ctx
-from app.status import is_active, status_line
+from app.status import READS, is_active, status_line
 from engine.config import FIELDS, ConfigError, format_value
 
-VIEWS = {
-    "Training": ("perplexity", "loss", "lr", "grad_norm"),
-    "Gradients": ("grad_hist", "reach"),
-    "Spectrum": ("eigen", "spectrum"),
-    "Health": ("saturation", "logits", "weights"),
-    "Text & events": ("samples", "events"),
-}
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
 
@@ -101,7 +95,7 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
             st.rerun()
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
-        runs = series.load_runs(eng.store, eng.cache, infos, (*ids, "status"), labels)
+        runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids) + READS, labels)
         if show_status:
             for info, run in zip(infos, runs):
                 status_line(eng.jobs, info, run)

@@ -9,7 +9,7 @@ nothing after their first read. The store stays the one source of truth: nothing
 written back, and what a chart shows is what the store holds.
 
     cache = SeriesCache(store)
-    runs = load_runs(store, cache, ["r-1", "r-2"], ["perplexity", "grad_hist"])
+    runs = load_runs(store, cache, infos, chart_grid.reads(["perplexity", "grad_hist"]))
 """
 
 from __future__ import annotations
@@ -21,29 +21,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.charts import PALETTE, RunSeries
+from engine.probes import GradHistogramProbe, SpectrumProbe
+from engine.probes import GradientReachProbe as Reach
+from engine.series import Series
 from engine.store import RunInfo
 
 BODY_POINTS = 750  # downsampled body of a scalar series
 TAIL_POINTS = 250  # raw points appended before the body is read again: at most ~1,000 per trace
-ARRAY_ITEMS = {"grad_hist/": 200, "spectrum/eig/": 100, "reach/": 200}  # snapshots kept per array series
+# snapshots kept per array series (others: DEFAULT_ITEMS)
+ARRAY_ITEMS = {GradHistogramProbe.HIST: 200, SpectrumProbe.EIG: 100, Reach.LAST: 200, Reach.SUM: 200}
+DEFAULT_ITEMS = 100
 MAX_RUNS = 64  # runs kept in the cache (least recently used dropped)
-
-# chart id -> (scalar name prefixes, array name prefixes) it reads; ids as in engine lessons' `charts`
-CHART_SERIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "perplexity": (("train/ppl", "val/ppl"), ()),
-    "loss": (("train/loss", "val/loss"), ()),
-    "lr": (("lr", "plateau/"), ()),
-    "grad_norm": (("grad/",), ()),
-    "grad_hist": ((), ("grad_hist/",)),
-    "eigen": (("spectrum/radius/",), ("spectrum/eig/",)),
-    "spectrum": (("spectrum/radius/", "spectrum/sigma_max/"), ()),
-    "reach": (("spectrum/sigma_max/", "reach/ratio/", "reach/steps/"), ("reach/last/", "reach/sum/")),
-    "saturation": (("hidden/",), ()),
-    "logits": (("output/",), ()),
-    "weights": (("weight_norm/", "update_ratio"), ()),
-    "difference": (("train/", "val/"), ()),
-    "status": (("train/ppl_ema", "train/loss_ema", "val/ppl", "val/loss"), ()),
-}
 
 
 def version(info: RunInfo) -> tuple:
@@ -179,18 +167,16 @@ class SeriesCache:
             return entry.texts
 
 
-def wanted(names: list[str], charts) -> tuple[list[str], list[str]]:
-    """The scalar and array series among `names` that the given charts read."""
-    scalar_prefixes = tuple(p for c in charts for p in CHART_SERIES.get(c, ((), ()))[0])
-    array_prefixes = tuple(p for c in charts for p in CHART_SERIES.get(c, ((), ()))[1])
-    scalars = [n for n in names if scalar_prefixes and n.startswith(scalar_prefixes)]
-    arrays = [n for n in names if array_prefixes and n.startswith(array_prefixes)]
+def wanted(names: list[str], reads) -> tuple[list[str], list[str]]:
+    """The run's scalar and array series names that belong to the declarations `reads`."""
+    scalars = [n for n in names if any(s.kind == "scalar" and s.matches(n) for s in reads)]
+    arrays = [n for n in names if any(s.kind == "array" and s.matches(n) for s in reads)]
     return scalars, arrays
 
 
 def array_items(name: str) -> int:
     """Snapshots kept for an array series."""
-    return next((k for p, k in ARRAY_ITEMS.items() if name.startswith(p)), 100)
+    return next((k for s, k in ARRAY_ITEMS.items() if s.matches(name)), DEFAULT_ITEMS)
 
 
 def run_clip(info: RunInfo, events) -> float | None:
@@ -202,9 +188,10 @@ def run_clip(info: RunInfo, events) -> float | None:
     return float(value) if mode == "norm" and value else None
 
 
-def load_run(store, cache: SeriesCache, info: RunInfo, charts, label: str = "", color: str = "") -> RunSeries:
-    """One run's RunSeries holding the series the given charts need."""
-    scalar_names, array_names = wanted(cache.names(info), charts)
+def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...], label: str = "",
+             color: str = "") -> RunSeries:
+    """One run's RunSeries holding its series of the declarations `reads`."""
+    scalar_names, array_names = wanted(cache.names(info), reads)
     events = cache.events(info)
     summary = info.summary or {}
     return RunSeries(
@@ -233,10 +220,11 @@ def infos(store, run_ids) -> list[RunInfo]:
     return out
 
 
-def load_runs(store, cache: SeriesCache, run_infos: list[RunInfo], charts, labels: dict | None = None):
+def load_runs(store, cache: SeriesCache, run_infos: list[RunInfo], reads: tuple[Series, ...],
+              labels: dict | None = None):
     """RunSeries for each run, coloured by position (stable while the selection is)."""
     labels = labels or {}
     return [
-        load_run(store, cache, info, charts, labels.get(info.id, ""), PALETTE[i % len(PALETTE)])
+        load_run(store, cache, info, reads, labels.get(info.id, ""), PALETTE[i % len(PALETTE)])
         for i, info in enumerate(run_infos)
     ]

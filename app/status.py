@@ -7,6 +7,9 @@ import math
 import streamlit as st
 
 from engine.store import ACTIVE, RunInfo
+from engine.trainer import LOSS_EMA, PPL_EMA, VAL_LOSS, VAL_PPL
+
+READS = (PPL_EMA, LOSS_EMA, VAL_PPL, VAL_LOSS)  # what the status line shows
 
 WORDS = {
     "queued": "queued",
@@ -49,9 +52,9 @@ def last_value(steps_values) -> float | None:
 def metric_text(run) -> str:
     """'perplexity 12.3 · validation 13.1' from the run's loaded series (or the loss for mse tasks)."""
     parts = []
-    kind = "ppl" if run.loss_kind == "ce" else "loss"
-    word = "perplexity" if kind == "ppl" else "loss"
-    for name, what in ((f"train/{kind}_ema", word), (f"val/{kind}", "validation")):
+    ce = run.loss_kind == "ce"
+    train, val, word = (PPL_EMA, VAL_PPL, "perplexity") if ce else (LOSS_EMA, VAL_LOSS, "loss")
+    for name, what in ((train.name, word), (val.name, "validation")):
         if name in run.scalars:
             value = last_value(run.scalars[name])
             if value is not None:

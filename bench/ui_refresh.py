@@ -38,13 +38,14 @@ from timing import timed  # noqa: E402  (bench/ is on sys.path when run as a scr
 
 from app import chart_grid, series  # noqa: E402
 from app.chart_grid import Ctx  # noqa: E402
-from app.live_view import VIEWS  # noqa: E402
+from app.status import READS  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
 from engine.store import RunStore  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 
 TARGET_MS = 150.0
-CHARTS = tuple(c for ids in VIEWS.values() for c in ids if c in chart_grid.FIGURES)
+VIEWS = chart_grid.views("live")
+CHARTS = tuple(c for ids in VIEWS.values() for c in ids if chart_grid.CHARTS[c].build is not None)
 TICK_STEPS = 15  # steps a run adds between two refreshes (about 1 s at 15 steps/s)
 
 
@@ -113,7 +114,7 @@ def build(store, cache, run_ids, views, serialise: bool) -> list:
     figs = []
     for view in views:
         ids = VIEWS[view]
-        runs = series.load_runs(store, cache, infos, (*ids, "status"), {i.id: i.label for i in infos})
+        runs = series.load_runs(store, cache, infos, chart_grid.reads(ids) + READS, {i.id: i.label for i in infos})
         if "samples" in ids:
             [cache.texts(i) for i in infos]
         ctx = Ctx(key="bench", following=True)

@@ -24,6 +24,13 @@ import time
 import numpy as np
 
 from engine.observer import Observer
+from engine.optim import GRAD_NORM, LR
+from engine.probes import GradientReachProbe, HiddenProbe
+from engine.series import Series
+from engine.trainer import LOSS, PPL_EMA, VAL_LOSS, WINDOW
+
+STEP_MS = Series("time/step_ms", "scalar", "wall time of the step in its own thread (runs in lockstep are timed apart)")
+SERIES = (STEP_MS,)
 
 # perplexity above |V|: one noisy batch in the first updates is not a finding, so look from
 # step 5 on, at the smoothed perplexity, and only 5 % above |V| (a random head starts within
@@ -113,12 +120,12 @@ class PerplexityAboveUniform(Rule):
         self.uniform: float | None = None  # |V|, read from the task once
 
     def on_step_end(self, trainer, step, scalars):
-        if self.fired_at is not None or step < PPL_AFTER_STEPS or "train/ppl_ema" not in scalars:
+        if self.fired_at is not None or step < PPL_AFTER_STEPS or PPL_EMA.name not in scalars:
             return
         if self.uniform is None:
             base = trainer.task.baselines()
             self.uniform = base.get("uniform_ppl") or math.exp(base.get("uniform_loss", math.inf))
-        ppl, uniform = scalars["train/ppl_ema"], self.uniform
+        ppl, uniform = scalars[PPL_EMA.name], self.uniform
         if ppl > PPL_MARGIN * uniform:
             cfg = trainer.cfg
             fix = {"warmup_steps": 100} if cfg.warmup_steps == 0 else {"lr": lower_lr(cfg, 3)}
@@ -142,7 +149,7 @@ class GradientSpike(Rule):
         self.median = math.nan
 
     def on_step_end(self, trainer, step, scalars):
-        norm = scalars.get("grad/norm", math.nan)
+        norm = scalars.get(GRAD_NORM.name, math.nan)
         if self.seen >= SPIKE_MIN_SEEN and norm > SPIKE_FACTOR * self.median and self.can_fire(step):
             self._report(trainer, step, norm)
         self.ring[self.seen % SPIKE_WINDOW] = norm
@@ -168,8 +175,8 @@ class NonFinite(Rule):
     id, title = "non_finite", "Loss or gradient is NaN/Inf"
 
     def on_eval(self, trainer, step, values):
-        if not math.isfinite(values.get("val/loss", 0.0)):
-            self._report(trainer, step, f"validation loss is {values['val/loss']}")
+        if not math.isfinite(values.get(VAL_LOSS.name, 0.0)):
+            self._report(trainer, step, f"validation loss is {values[VAL_LOSS.name]}")
 
     def on_fit_end(self, trainer, status):
         if status == "diverged":
@@ -179,7 +186,7 @@ class NonFinite(Rule):
     def _last_values(trainer) -> str:
         trainer.store.flush()  # the diverging step's record is still buffered
         parts = []
-        for name in ("train/loss", "grad/norm"):
+        for name in (LOSS.name, GRAD_NORM.name):
             _, v = trainer.store.scalars(trainer.run_id, name, since=trainer.step_index - 1)
             if len(v):
                 parts.append(f"{name} {v[-1]:.4g}")
@@ -211,12 +218,12 @@ class PlateauAfterCut(Rule):
         self.best_step = 0
 
     def on_step_end(self, trainer, step, scalars):
-        self.lr = scalars["lr"]
+        self.lr = scalars[LR.name]
         if step >= trainer.cfg.warmup_steps:
             self.peak = max(self.peak, self.lr)
 
     def on_eval(self, trainer, step, values):
-        val = values.get("val/loss", math.nan)
+        val = values.get(VAL_LOSS.name, math.nan)
         if val < self.best * (1 - STALL_GAIN):
             self.best, self.since_best, self.best_step = val, 0, step
             return
@@ -243,7 +250,7 @@ class Saturation(Rule):
         self.streak = 0
 
     def on_probe(self, trainer, step, measured):
-        share = max((v for k, v in measured.items() if k.startswith(("hidden/saturation/", "hidden/dead/"))),
+        share = max((v for k, v in measured.items() if HiddenProbe.SATURATION.matches(k) or HiddenProbe.DEAD.matches(k)),
                     default=None)
         if share is None:
             return
@@ -272,7 +279,7 @@ class ShortReach(Rule):
         self.recent: list[float] = []
 
     def on_probe(self, trainer, step, measured):
-        value = measured.get("reach/steps/l0")
+        value = measured.get(GradientReachProbe.STEPS.at(layer=0))
         if value is None or step < REACH_AFTER_STEPS or trainer.cfg.seq_len < REACH_MIN_SEQ:
             return
         self.recent = (self.recent + [float(value)])[-REACH_PROBES:]
@@ -308,7 +315,7 @@ class PartingCurves(Rule):
         self.parted = 0  # evaluations in a row with the curves apart
 
     def on_eval(self, trainer, step, values):
-        val, train = values.get("val/loss", math.nan), values.get("window/loss", math.nan)
+        val, train = values.get(VAL_LOSS.name, math.nan), values.get(WINDOW.at(metric="loss"), math.nan)
         if val < self.best:
             self.best, self.train_at_best, self.parted = val, train, 0
             return
@@ -338,7 +345,7 @@ class StepTimer(Observer):
         now = time.perf_counter()
         last = getattr(self._clock, "t", None)
         if last is not None:
-            trainer.store.add_scalars(trainer.run_id, step, {"time/step_ms": (now - last) * 1000})
+            trainer.store.add_scalars(trainer.run_id, step, {STEP_MS.name: (now - last) * 1000})
         self._clock.t = now
 
     def on_eval(self, trainer, step, values):

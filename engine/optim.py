@@ -18,6 +18,17 @@ from collections.abc import Iterable
 
 import torch
 
+from engine.series import Series
+
+LR = Series("lr", "scalar", "the learning rate of the step's update (warmup and schedule applied)")
+PLATEAU_BEST = Series("plateau/best", "scalar", "reduce-on-plateau: best validation loss so far")
+PLATEAU_BAD = Series("plateau/bad", "scalar", "reduce-on-plateau: evaluations without improvement")
+PLATEAU_CUTS = Series("plateau/cuts", "scalar", "reduce-on-plateau: cuts so far")
+GRAD_NORM = Series("grad/norm", "scalar", "global gradient norm before clipping")
+GRAD_NORM_CLIPPED = Series("grad/norm_clipped", "scalar", "global gradient norm after clipping")
+GRAD_CLIPPED = Series("grad/clipped", "scalar", "1 when clipping changed the gradient, else 0")
+SERIES = (LR, PLATEAU_BEST, PLATEAU_BAD, PLATEAU_CUTS, GRAD_NORM, GRAD_NORM_CLIPPED, GRAD_CLIPPED)
+
 
 def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """The optimiser named by cfg.optimizer over all of the model's parameters."""
@@ -118,7 +129,7 @@ class LrSchedule:
 
     def state(self) -> dict[str, float]:
         """The plateau bookkeeping, for the timeline."""
-        return {"plateau/best": self.best, "plateau/bad": float(self.bad), "plateau/cuts": float(self.cuts)}
+        return {PLATEAU_BEST.name: self.best, PLATEAU_BAD.name: float(self.bad), PLATEAU_CUTS.name: float(self.cuts)}
 
 
 def clip_gradients(params: Iterable[torch.Tensor], mode: str, value: float) -> tuple[float, float, bool]:

@@ -13,6 +13,10 @@ import time
 
 from engine.cadence import ProbeBudget, ema
 from engine.probes import ProbeContext, default_probes
+from engine.series import Series
+
+INTERVAL = Series("probe/interval", "scalar", "steps between heavy probes in force (stretched to stay within probe_budget)")
+SERIES = (INTERVAL,)
 
 
 class ProbeRunner:
@@ -52,7 +56,7 @@ class ProbeRunner:
             if self._spent[heavy]:
                 budget.spent(self._spent[heavy])
         if self.heavy_due:
-            self._measured["probe/interval"] = float(self.heavy_budget.interval)
+            self._measured[INTERVAL.name] = float(self.heavy_budget.interval)
         return self._measured
 
     def _run(self, moment: str, ctx: ProbeContext) -> None:

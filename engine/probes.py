@@ -9,7 +9,8 @@ On a probe step the trainer builds one ProbeContext and calls, for every probe i
 
 Both calls happen on the same step, after_backward first (WeightProbe keeps the weights
 before the update then). Each returns {series name: float | np.ndarray}, detached, on CPU;
-names as in docs/contracts.md "Series names". Probes never plot or print, leave no hooks,
+each probe class declares the series it records (`series`, engine/series.py), and names
+them with `Series.at(...)`. Probes never plot or print, leave no hooks,
 never retain_grad and never touch a parameter's .grad. Do not call them under
 torch.inference_mode: the reach probe needs autograd.
 
@@ -28,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from engine.series import Series
 
 GRAD_HIST_EDGES = np.linspace(-10.0, 2.0, 49)  # log10 |g| bin edges: 48 bins of 0.25 decades
 SATURATED = 0.99  # |h| above this counts as saturated (tanh's flat tails)
@@ -49,8 +52,10 @@ class ProbeContext:
 
 
 class Probe:
+    """No-op base: override one of the two moments, and declare what you record in `series`."""
+
     heavy = False  # heavy probes (spectra, gradient reach) run under the time budget, light ones every probe_every
-    """No-op base: override one of the two moments."""
+    series: tuple[Series, ...] = ()
 
     def after_backward(self, ctx: ProbeContext) -> dict:
         """Called after loss.backward() and before clipping and the optimizer step."""
@@ -65,7 +70,7 @@ def default_probes(cfg) -> list[Probe]:
     """Every probe the dashboard charts (none when probe_every is 0)."""
     if cfg.probe_every == 0:
         return []
-    return [GradHistogramProbe(), HiddenProbe(), OutputProbe(), WeightProbe(), SpectrumProbe(), GradientReachProbe()]
+    return [probe() for probe in PROBES]
 
 
 # ---- weights ----------------------------------------------------------------------------
@@ -74,6 +79,11 @@ def default_probes(cfg) -> list[Probe]:
 class SpectrumProbe(Probe):
     """W_h per layer and gate: eigenvalues, singular values, spectral radius, largest singular value."""
 
+    EIG = Series("spectrum/eig/l{layer}/{gate}", "array", "eigenvalues of W_h's gate block, (n, 2): real and imaginary parts")
+    SV = Series("spectrum/sv/l{layer}/{gate}", "array", "singular values of W_h's gate block, (n,), descending")
+    RADIUS = Series("spectrum/radius/l{layer}/{gate}", "scalar", "spectral radius rho = max |eigenvalue|")
+    SIGMA_MAX = Series("spectrum/sigma_max/l{layer}/{gate}", "scalar", "largest singular value sigma_max")
+    series = (EIG, SV, RADIUS, SIGMA_MAX)
     heavy = True  # an eigendecomposition per gate block: about 7 ms at H = 128
 
     @torch.no_grad()
@@ -82,26 +92,32 @@ class SpectrumProbe(Probe):
         out = {}
         for layer in range(ctx.model.num_layers):
             for g, w in ctx.model.recurrent_weights(layer).items():
-                out.update(spectrum(w.cpu().double(), f"l{layer}/{g}"))
+                out.update(spectrum(w.cpu().double(), layer, g))
         return out
 
 
-def spectrum(w: torch.Tensor, key: str) -> dict:
-    """Series of one square float64 matrix: eig (n, 2) real and imaginary, sv (n,), radius, sigma_max."""
+def spectrum(w: torch.Tensor, layer: int, gate: str) -> dict:
+    """SpectrumProbe's series of one square float64 matrix: eig (n, 2) real and imaginary, sv (n,), radius, sigma_max."""
     # torch's LAPACK runs on the engine's one thread; numpy's threaded OpenBLAS took 700 ms instead
     # of 6 ms at n = 128 when the other core was busy (measured)
     eig = torch.linalg.eigvals(w).numpy()
     sv = torch.linalg.svdvals(w).numpy()  # descending; 2x faster than numpy's svd here
+    at = {"layer": layer, "gate": gate}
     return {
-        f"spectrum/eig/{key}": np.stack([eig.real, eig.imag], axis=1),
-        f"spectrum/sv/{key}": sv,
-        f"spectrum/radius/{key}": float(np.abs(eig).max()),
-        f"spectrum/sigma_max/{key}": float(sv[0]),
+        SpectrumProbe.EIG.at(**at): np.stack([eig.real, eig.imag], axis=1),
+        SpectrumProbe.SV.at(**at): sv,
+        SpectrumProbe.RADIUS.at(**at): float(np.abs(eig).max()),
+        SpectrumProbe.SIGMA_MAX.at(**at): float(sv[0]),
     }
 
 
 class WeightProbe(Probe):
     """Weight norms after the step and the step's update-to-weight ratio ||dW|| / ||W||."""
+
+    NORM = Series("weight_norm/{param}", "scalar", "Frobenius norm of the parameter after the step")
+    RATIO = Series("update_ratio/{param}", "scalar", "||dW|| / ||W|| of the step's update")
+    RATIO_ALL = Series("update_ratio", "scalar", "||dW|| / ||W|| over all parameters together")
+    series = (NORM, RATIO, RATIO_ALL)
 
     def __init__(self):
         self.before: dict[str, torch.Tensor] = {}  # copies taken after_backward, on probe steps only
@@ -115,15 +131,15 @@ class WeightProbe(Probe):
     def after_step(self, ctx: ProbeContext) -> dict:
         out, d2, w2 = {}, 0.0, 0.0
         for n, p in ctx.model.named_parameters():
-            out[f"weight_norm/{n}"] = float(p.norm())
+            out[self.NORM.at(param=n)] = float(p.norm())
             if n not in self.before:
                 continue
             w, d = float(self.before[n].norm()), float((p - self.before[n]).norm())
             w2, d2 = w2 + w * w, d2 + d * d
             if w > 0:  # a zeroed head has no ratio on its first step: left out, not inf
-                out[f"update_ratio/{n}"] = d / w
+                out[self.RATIO.at(param=n)] = d / w
         if w2 > 0:
-            out["update_ratio"] = (d2 / w2) ** 0.5
+            out[self.RATIO_ALL.name] = (d2 / w2) ** 0.5
         self.before = {}
         return out
 
@@ -134,9 +150,13 @@ class WeightProbe(Probe):
 class GradHistogramProbe(Probe):
     """Per parameter: counts of log10 |g| on GRAD_HIST_EDGES (below or zero: first bin; above: last)."""
 
+    HIST = Series("grad_hist/{param}", "array", "counts of log10 |g| on GRAD_HIST_EDGES, before clipping")
+    series = (HIST,)
+
     @torch.no_grad()
     def after_backward(self, ctx: ProbeContext) -> dict:
-        return {f"grad_hist/{n}": log_histogram(p.grad) for n, p in ctx.model.named_parameters() if p.grad is not None}
+        return {self.HIST.at(param=n): log_histogram(p.grad) for n, p in ctx.model.named_parameters()
+                if p.grad is not None}
 
 
 def log_histogram(g: torch.Tensor) -> np.ndarray:
@@ -158,6 +178,12 @@ class GradientReachProbe(Probe):
     .grad stay as they were, and the graph is freed on return.
     """
 
+    LAST = Series("reach/last/l{layer}", "array", "||dL_T/dh_t|| for t = 1..T, L_T the loss at the last position alone")
+    SUM = Series("reach/sum/l{layer}", "array", "||dL/dh_t|| for t = 1..T, L the training loss summed over positions")
+    CELL = Series("reach/cell/l{layer}", "array", "LSTM: ||dL_T/dc_t|| for t = 1..T, through the cell state")
+    RATIO = Series("reach/ratio/l{layer}", "scalar", "||dL_T/dh_1|| / ||dL_T/dh_T||")
+    STEPS = Series("reach/steps/l{layer}", "scalar", f"steps back from T while ||dL_T/dh_t|| stays above {REACH_FLOOR:g} of its value at T")
+    series = (LAST, SUM, CELL, RATIO, STEPS)
     heavy = True  # an unrolled forward and two backward passes over a sub-batch
 
     def __init__(self, max_sequences: int = REACH_SEQUENCES):
@@ -178,7 +204,7 @@ class GradientReachProbe(Probe):
             norms = step_norms(g, sub.lengths)  # (T, 2)
             out.update(reach_series(norms[:, 0], norms[:, 1], layer))
         for layer, g in enumerate(c_grads):
-            out[f"reach/cell/l{layer}"] = step_norms(g, sub.lengths)[:, 0]
+            out[self.CELL.at(layer=layer)] = step_norms(g, sub.lengths)[:, 0]
         return out
 
     @staticmethod
@@ -222,11 +248,12 @@ def reach_series(last: np.ndarray, summed: np.ndarray, layer: int) -> dict:
         steps = float(below[0] - 1 if len(below) else len(last) - 1)
     else:  # no gradient at T (e.g. a masked last position): no reach to speak of
         ratio, steps = 0.0, 0.0
+    P = GradientReachProbe
     return {
-        f"reach/last/l{layer}": last,
-        f"reach/sum/l{layer}": summed,
-        f"reach/ratio/l{layer}": ratio,
-        f"reach/steps/l{layer}": steps,
+        P.LAST.at(layer=layer): last,
+        P.SUM.at(layer=layer): summed,
+        P.RATIO.at(layer=layer): ratio,
+        P.STEPS.at(layer=layer): steps,
     }
 
 
@@ -256,6 +283,10 @@ def real_positions(batch, T: int, device) -> torch.Tensor | None:
 class HiddenProbe(Probe):
     """Per layer: share of |h| > 0.99 (tanh, GRU, LSTM) or share of dead units (ReLU), real positions only."""
 
+    SATURATION = Series("hidden/saturation/l{layer}", "scalar", f"share of |h| > {SATURATED} (tanh, GRU, LSTM)")
+    DEAD = Series("hidden/dead/l{layer}", "scalar", "ReLU: share of units zero for every position of the batch")
+    series = (SATURATION, DEAD)
+
     @torch.no_grad()
     def after_backward(self, ctx: ProbeContext) -> dict:
         out = {}
@@ -264,14 +295,18 @@ class HiddenProbe(Probe):
             m = real_positions(ctx.batch, h.shape[1], h.device)
             v = h.reshape(-1, h.shape[-1]) if m is None else h[m]  # (positions, H)
             if ctx.model.cell == "rnn_relu":
-                out[f"hidden/dead/l{layer}"] = float((v == 0).all(dim=0).float().mean())
+                out[self.DEAD.at(layer=layer)] = float((v == 0).all(dim=0).float().mean())
             else:
-                out[f"hidden/saturation/l{layer}"] = float((v.abs() > SATURATED).float().mean())
+                out[self.SATURATION.at(layer=layer)] = float((v.abs() > SATURATED).float().mean())
         return out
 
 
 class OutputProbe(Probe):
     """Classification tasks: std of the logits and mean predictive entropy (nats), real positions only."""
+
+    LOGIT_SCALE = Series("output/logit_scale", "scalar", "std of the logits")
+    ENTROPY = Series("output/entropy", "scalar", "mean predictive entropy (nats)")
+    series = (LOGIT_SCALE, ENTROPY)
 
     @torch.no_grad()
     def after_backward(self, ctx: ProbeContext) -> dict:
@@ -282,4 +317,8 @@ class OutputProbe(Probe):
         z = logits.reshape(-1, logits.shape[-1]) if m is None else logits[m]  # (positions, O)
         logp = torch.log_softmax(z, dim=-1)
         entropy = -(logp.exp() * logp).sum(dim=-1)
-        return {"output/logit_scale": float(z.std()), "output/entropy": float(entropy.mean())}
+        return {self.LOGIT_SCALE.name: float(z.std()), self.ENTROPY.name: float(entropy.mean())}
+
+
+# every probe class, in the order they run (light ones first)
+PROBES = (GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe, SpectrumProbe, GradientReachProbe)

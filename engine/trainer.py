@@ -36,14 +36,38 @@ from engine.controls import RunControls
 from engine.init import initialise
 from engine.models import RecurrentLM
 from engine.observer import Observer
-from engine.optim import LrSchedule, build_optimizer, clip_gradients, set_lr
+from engine.optim import (
+    GRAD_CLIPPED,
+    GRAD_NORM,
+    GRAD_NORM_CLIPPED,
+    LR,
+    LrSchedule,
+    build_optimizer,
+    clip_gradients,
+    set_lr,
+)
 from engine.probe_runner import ProbeRunner
 from engine.probes import ProbeContext
 from engine.sampling import sample_text
+from engine.series import Series
 from engine.store.checkpoints import save_checkpoint
 
 EMA_BETA = 0.98  # smoothing of the per-batch loss; debiased, so early values are not dragged to 0
 SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
+
+# what the trainer records (the schedule, clipping and probes declare theirs beside their code)
+LOSS = Series("train/loss", "scalar", "training loss of the step's batch, measured before its update")
+PPL = Series("train/ppl", "scalar", "exp(train/loss): per-batch perplexity (classification tasks)")
+LOSS_EMA = Series("train/loss_ema", "scalar", f"debiased moving average of train/loss, beta {EMA_BETA}")
+PPL_EMA = Series("train/ppl_ema", "scalar", "exp(train/loss_ema)")
+EPOCH = Series("epoch", "scalar", "epochs completed, fractional")
+TRAIN_METRIC = Series("train/{metric}", "scalar", "a task metric of the step's batch (acc, hr@10, real_loss...)")
+VAL_LOSS = Series("val/loss", "scalar", "validation loss at an evaluation")
+VAL_PPL = Series("val/ppl", "scalar", "exp(val/loss) (classification tasks)")
+VAL_BPC = Series("val/bpc", "scalar", "val/loss in bits: val/loss / ln 2")
+VAL_METRIC = Series("val/{metric}", "scalar", "a task metric on the validation batches")
+WINDOW = Series("window/{metric}", "scalar", "mean of train/loss or a train metric over the batches since the previous evaluation")
+SERIES = (LOSS, PPL, LOSS_EMA, PPL_EMA, EPOCH, TRAIN_METRIC, VAL_LOSS, VAL_PPL, VAL_BPC, VAL_METRIC, WINDOW)
 
 
 class Diverged(Exception):
@@ -137,8 +161,8 @@ class Trainer:
         self.probes.after_backward(ctx)
         norm, norm_after, fired = clip_gradients(self.model.parameters(), self.clip_mode, self.clip_value)
         loss_value = loss.item()
-        record = {"train/loss": loss_value, "lr": lr, "grad/norm": norm, "grad/norm_clipped": norm_after,
-                  "grad/clipped": float(fired), "epoch": s / self.bpe}
+        record = {LOSS.name: loss_value, LR.name: lr, GRAD_NORM.name: norm, GRAD_NORM_CLIPPED.name: norm_after,
+                  GRAD_CLIPPED.name: float(fired), EPOCH.name: s / self.bpe}
         if not (math.isfinite(loss_value) and math.isfinite(norm)):
             self.store.add_scalars(self.run_id, s, record)
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
@@ -172,18 +196,19 @@ class Trainer:
                 metrics[k] = metrics.get(k, 0.0) + v
             n += 1
         n = max(n, 1)
-        values = {"val/loss": total / n, **{f"val/{k}": v / n for k, v in metrics.items()}}
+        loss = total / n
+        values = {VAL_LOSS.name: loss, **{VAL_METRIC.at(metric=k): v / n for k, v in metrics.items()}}
         if self.task.loss_kind == "ce":
-            values["val/ppl"] = _safe_exp(values["val/loss"])
-            values["val/bpc"] = values["val/loss"] / math.log(2)
-        values.update({f"window/{k}": float(np.mean(v)) for k, v in self.window.items() if v})
+            values[VAL_PPL.name] = _safe_exp(loss)
+            values[VAL_BPC.name] = loss / math.log(2)
+        values.update({WINDOW.at(metric=k): float(np.mean(v)) for k, v in self.window.items() if v})
         self.window = {}
-        for event in self.schedule.on_eval(step, values["val/loss"]):
+        for event in self.schedule.on_eval(step, loss):
             self.store.add_event(self.run_id, step, event["kind"], event["message"], event["data"])
         if self.cfg.schedule == "plateau":
             values.update(self.schedule.state())
         self.store.add_scalars(self.run_id, step, values)
-        self.store.add_event(self.run_id, step, "eval", f"validation loss {values['val/loss']:.4f}")
+        self.store.add_event(self.run_id, step, "eval", f"validation loss {loss:.4f}")
         for observer in self.observers:
             observer.on_eval(self, step, values)
         if self.cfg.sample_every == 0:
@@ -237,7 +262,7 @@ class Trainer:
             self._sample()  # a last sample, unless one was just taken
         self.store.flush()  # reads below see only committed rows
         summary = self.store.run(self.run_id).summary
-        last = {k: self.store.scalars(self.run_id, k) for k in ("val/loss", "val/ppl", "train/loss_ema")}
+        last = {k: self.store.scalars(self.run_id, k) for k in (VAL_LOSS.name, VAL_PPL.name, LOSS_EMA.name)}
         summary["final"] = {k: float(v[1][-1]) for k, v in last.items() if len(v[1])}
         self.store.set_summary(self.run_id, summary)
         if trained:
@@ -302,17 +327,17 @@ class Trainer:
     def _train_metrics(self, loss_value: float, out, batch, with_task_metrics: bool) -> dict[str, float]:
         self.loss_ema = EMA_BETA * self.loss_ema + (1 - EMA_BETA) * loss_value
         ema = self.smoothed_loss(self.step_index + 1)
-        values = {"train/loss_ema": ema}
+        values = {LOSS_EMA.name: ema}
         if self.task.loss_kind == "ce":
-            values["train/ppl"] = _safe_exp(loss_value)
-            values["train/ppl_ema"] = _safe_exp(ema)
+            values[PPL.name] = _safe_exp(loss_value)
+            values[PPL_EMA.name] = _safe_exp(ema)
+        metrics = {}
         if with_task_metrics:
             with torch.no_grad():
-                values.update({f"train/{k}": v for k, v in self.task.metrics(out.detach(), batch).items()})
-        for k, v in values.items():
-            if k.startswith("train/") and not k.endswith("_ema") and k != "train/ppl":
-                self.window.setdefault(k.removeprefix("train/"), []).append(v)
-        self.window.setdefault("loss", []).append(loss_value)
+                metrics = self.task.metrics(out.detach(), batch)
+            values.update({TRAIN_METRIC.at(metric=k): v for k, v in metrics.items()})
+        for k, v in {"loss": loss_value, **metrics}.items():  # averaged over the window at the next evaluation
+            self.window.setdefault(k, []).append(v)
         return values
 
     def _record_probes(self, step: int, measured: dict) -> None:

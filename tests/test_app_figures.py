@@ -16,8 +16,8 @@ def test_every_chart_is_valid_plotly(n_runs, cell):
     runs = [make_run(run_id=f"r{i}", seed=i, cell=cell) for i in range(n_runs)]
     gate = "h" if cell == "rnn" else "f"
     ctx = Ctx(key="t", mode="compare", following=True, reference="r0")
-    ctx.picks = {"param": "rnn.weight_hh_l0", "layer": 0, "gate": gate, "diff_series": "val/loss"}
-    figs = chart_grid.figures(tuple(chart_grid.FIGURES), runs, ctx)
+    ctx.picks = {"param": "cells.0.weight_hh_l0", "layer": 0, "gate": gate, "diff_series": "val/loss"}
+    figs = chart_grid.figures(tuple(chart_grid.CHARTS), runs, ctx)
     assert len(figs) >= 11
     for key, fig, _ in figs:
         go.Figure(fig.to_dict())  # raises on any invalid property

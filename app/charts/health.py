@@ -20,6 +20,8 @@ from app.charts.base import (
 from app.charts.marks import (
     hline,
 )
+from engine.probes import GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe
+from engine.series import Series
 
 
 def grad_histogram_figure(steps, counts, edges, param_name: str) -> go.Figure:
@@ -57,7 +59,7 @@ def grad_histogram_overlay(runs: list[RunSeries], param: str, edges) -> go.Figur
     centres = (edges[1:] + edges[:-1]) / 2
     traces = []
     for run, color in zip(runs, colors(runs)):
-        snap = run.snapshot(f"grad_hist/{param}")
+        snap = run.snapshot(GradHistogramProbe.HIST.at(param=param))
         if snap is None or len(snap[1]) != len(centres) or snap[1].sum() <= 0:
             continue
         step, counts = snap
@@ -81,9 +83,15 @@ def grad_histogram_overlay(runs: list[RunSeries], param: str, edges) -> go.Figur
     return finish(traces, lay)
 
 
-def _named(run: RunSeries, prefix: str) -> list[str]:
-    """The run's scalar names under a prefix, in sorted order."""
-    return sorted(n for n in run.scalars if n.startswith(prefix))
+def _named(run: RunSeries, series: Series) -> list[str]:
+    """The run's scalar names of one declared series, in sorted order."""
+    return sorted(n for n in run.scalars if series.matches(n))
+
+
+def _saturation_trace(run: RunSeries, color: str, xy, word: str, layer: int) -> dict:
+    name = f"{run.name} {word} l{layer}"
+    return line(*xy, name, color, dash=DASHES[layer % len(DASHES)], legendgroup=run.run_id,
+                hovertemplate=f"{run.name}, {word} l{layer}<br>step %{{x}}<br>share %{{y:.3f}}<extra></extra>")
 
 
 def saturation_figure(runs: list[RunSeries], last_n: int | None = None) -> go.Figure:
@@ -91,23 +99,13 @@ def saturation_figure(runs: list[RunSeries], last_n: int | None = None) -> go.Fi
     start = view_start(runs, last_n)
     traces = []
     for run, color in zip(runs, colors(runs)):
-        for name in _named(run, "hidden/saturation/") + _named(run, "hidden/dead/"):
-            xy = run.series(name, start)
-            if xy is None:
-                continue
-            what, layer = name.split("/")[1:3]
-            dash = DASHES[int(layer[1:]) % len(DASHES)] if layer[1:].isdigit() else "solid"
-            word = "saturated" if what == "saturation" else "dead"
-            traces.append(
-                line(
-                    *xy,
-                    f"{run.name} {word} {layer}",
-                    color,
-                    dash=dash,
-                    legendgroup=run.run_id,
-                    hovertemplate=f"{run.name}, {word} {layer}<br>step %{{x}}<br>share %{{y:.3f}}<extra></extra>",
-                )
-            )
+        for series, word in ((HiddenProbe.SATURATION, "saturated"), (HiddenProbe.DEAD, "dead")):
+            for name in _named(run, series):
+                xy = run.series(name, start)
+                if xy is None:
+                    continue
+                layer = int(series.parts(name)["layer"])
+                traces.append(_saturation_trace(run, color, xy, word, layer))
     lay = layout(
         "Hidden units: saturated (|h| > 0.99) or dead (ReLU)",
         STEP_TITLE,
@@ -124,7 +122,7 @@ def logit_figure(runs: list[RunSeries], last_n: int | None = None) -> go.Figure:
     start = view_start(runs, last_n)
     traces = []
     for run, color in zip(runs, colors(runs)):
-        entropy, scale = run.series("output/entropy", start), run.series("output/logit_scale", start)
+        entropy, scale = run.series(OutputProbe.ENTROPY.name, start), run.series(OutputProbe.LOGIT_SCALE.name, start)
         if entropy is not None:
             traces.append(
                 line(
@@ -163,7 +161,7 @@ def logit_figure(runs: list[RunSeries], last_n: int | None = None) -> go.Figure:
 def weights_figure(runs: list[RunSeries], params: list[str] | None = None, last_n: int | None = None) -> go.Figure:
     """Weight norm per parameter (top) and update-to-weight ratio (bottom, log) over steps."""
     start = view_start(runs, last_n)
-    names = list(dict.fromkeys(n.split("/", 1)[1] for r in runs for n in _named(r, "weight_norm/")))
+    names = list(dict.fromkeys(WeightProbe.NORM.parts(n)["param"] for r in runs for n in _named(r, WeightProbe.NORM)))
     names = [n for n in names if params is None or n in params]
     single = len(runs) == 1
     traces = []
@@ -171,7 +169,7 @@ def weights_figure(runs: list[RunSeries], params: list[str] | None = None, last_
         for i, param in enumerate(names):
             c, dash = (PALETTE[i % len(PALETTE)], "solid") if single else (color, DASHES[i % len(DASHES)])
             label = param if single else f"{run.name} {param}"
-            for series, yaxis in ((f"weight_norm/{param}", "y"), (f"update_ratio/{param}", "y2")):
+            for series, yaxis in ((WeightProbe.NORM.at(param=param), "y"), (WeightProbe.RATIO.at(param=param), "y2")):
                 xy = run.series(series, start)
                 if xy is not None:
                     traces.append(
@@ -187,7 +185,7 @@ def weights_figure(runs: list[RunSeries], params: list[str] | None = None, last_
                             hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>",
                         )
                     )
-        total = run.series("update_ratio", start)
+        total = run.series(WeightProbe.RATIO_ALL.name, start)
         if total is not None:
             traces.append(
                 line(

@@ -19,6 +19,8 @@ from app.charts.base import (
 from app.charts.marks import (
     hline,
 )
+from engine.probes import GradientReachProbe as Reach
+from engine.probes import SpectrumProbe
 
 GATES = {
     "h": "W_hh",
@@ -43,7 +45,7 @@ def eigenvalue_figure(
     runs: list[RunSeries], layer: int = 0, gate: str = "h", step_index: int | None = None, trail: int = 3
 ) -> go.Figure:
     """Eigenvalues of the recurrent matrix in the complex plane, with the unit circle and a faint trail."""
-    key = f"spectrum/eig/l{layer}/{gate}"
+    key = SpectrumProbe.EIG.at(layer=layer, gate=gate)
     have = [(r, c) for r, c in zip(runs, colors(runs)) if len(r.arrays.get(key, ((),))[0])]
     step = None
     if have:  # step_index picks a snapshot of the first run; the others show theirs at that step
@@ -119,8 +121,8 @@ def spectrum_over_time_figure(
     start = view_start(runs, last_n)
     traces = []
     for run, color in zip(runs, colors(runs)):
-        for what, dash, symbol in (("radius", "solid", "ρ"), ("sigma_max", "dash", "σ_max")):
-            xy = run.series(f"spectrum/{what}/l{layer}/{gate}", start)
+        for series, dash, symbol in ((SpectrumProbe.RADIUS, "solid", "ρ"), (SpectrumProbe.SIGMA_MAX, "dash", "σ_max")):
+            xy = run.series(series.at(layer=layer, gate=gate), start)
             if xy is not None:
                 traces.append(
                     line(
@@ -188,8 +190,8 @@ def reach_heatmap_figure(steps, profiles, layer: int = 0, label: str = "") -> go
 
 def _bound(run: RunSeries, layer: int, step: int, last: np.ndarray) -> np.ndarray | None:
     """||dL_T/dh_T|| σ_max^(T−t): the vanilla RNN's bound (|tanh'|, |relu'| <= 1), top layer only."""
-    sigma = run.series(f"spectrum/sigma_max/l{layer}/h", max_points=None)
-    if sigma is None or f"reach/last/l{layer + 1}" in run.arrays or not np.isfinite(last[-1]):
+    sigma = run.series(SpectrumProbe.SIGMA_MAX.at(layer=layer, gate="h"), max_points=None)
+    if sigma is None or Reach.LAST.at(layer=layer + 1) in run.arrays or not np.isfinite(last[-1]):
         return None
     s = sigma[1][max(0, int(np.searchsorted(sigma[0], step, side="right")) - 1)]
     back = np.arange(len(last))[::-1]  # T - t
@@ -206,7 +208,7 @@ def reach_profile_figure(runs: list[RunSeries], layer: int = 0, steps_back: bool
     """The latest ||dL/dh_t|| profile of each run, for the last-position loss and the summed loss."""
     traces, shown = [], []
     for run, color in zip(runs, colors(runs)):
-        last, total = run.snapshot(f"reach/last/l{layer}"), run.snapshot(f"reach/sum/l{layer}")
+        last, total = run.snapshot(Reach.LAST.at(layer=layer)), run.snapshot(Reach.SUM.at(layer=layer))
         for snap, dash, what in ((last, "solid", "loss at last position"), (total, "dash", "summed loss")):
             if snap is None:
                 continue

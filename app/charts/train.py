@@ -25,6 +25,8 @@ from app.charts.marks import (
     hline,
     reference_lines,
 )
+from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
+from engine.trainer import LOSS, LOSS_EMA, PPL, PPL_EMA, VAL_LOSS, VAL_PPL
 
 PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are drawn once
     ("uniform_ppl", float, "uniform |V| = {:.0f}"),
@@ -82,7 +84,7 @@ def perplexity_figure(
         return loss_figure(runs, last_n=last_n, log_y=log_y, show_batches=show_batches)
     ce_runs = [r for r, _ in ce]
     start = view_start(ce_runs, last_n)
-    names = ("train/ppl", "train/ppl_ema", "val/ppl")
+    names = (PPL.name, PPL_EMA.name, VAL_PPL.name)
     traces = [t for r, c in ce for t in _curves(r, c, names, "perplexity", start, show_batches)]
     lay = layout(
         "Perplexity",
@@ -113,7 +115,7 @@ def loss_figure(
     """Training loss (per batch, EMA) and validation loss against the task's baselines."""
     cols = colors(runs)
     start = view_start(runs, last_n)
-    names = ("train/loss", "train/loss_ema", "val/loss")
+    names = (LOSS.name, LOSS_EMA.name, VAL_LOSS.name)
     traces = [t for r, c in zip(runs, cols) for t in _curves(r, c, names, "loss", start, show_batches)]
     mse = bool(runs) and all(r.loss_kind == "mse" for r in runs)
     title, y_title = (
@@ -157,7 +159,7 @@ def lr_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = Tr
     start = view_start(runs, last_n)
     traces = []
     for run, color in zip(runs, cols):
-        lr = run.series("lr", start)
+        lr = run.series(LR.name, start)
         if lr is not None:
             traces.append(
                 line(
@@ -172,12 +174,12 @@ def lr_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = Tr
         traces += _event_markers(run, color, lr, "lr_cut", "triangle-down", start)
         traces += _event_markers(run, color, lr, "lr_change", "diamond", start)
     lay = layout("Learning rate", STEP_TITLE, "learning rate (per step)", revision("lr", runs), log_y=log_y)
-    plateau = [(r, c, r.series("plateau/bad", start)) for r, c in zip(runs, cols)]
+    plateau = [(r, c, r.series(PLATEAU_BAD.name, start)) for r, c in zip(runs, cols)]
     plateau = [(r, c, s) for r, c, s in plateau if s is not None]
     if plateau:
         two_panels(lay, "bad evals (count)")
         for run, color, (x, bad) in plateau:
-            best = run.series("plateau/best", start, max_points=None)
+            best = run.series(PLATEAU_BEST.name, start, max_points=None)
             custom = np.interp(x, *best) if best is not None else np.full(len(x), np.nan)
             traces.append(
                 line(
@@ -206,7 +208,7 @@ def grad_norm_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bo
     start = view_start(runs, last_n)
     traces = []
     for run, color in zip(runs, cols):
-        before, after, fired = (run.series(n, start) for n in ("grad/norm", "grad/norm_clipped", "grad/clipped"))
+        before, after, fired = (run.series(s.name, start) for s in (GRAD_NORM, GRAD_NORM_CLIPPED, GRAD_CLIPPED))
         hover = f"{run.name}<br>step %{{x}}<br>%{{y:.3g}}<extra>%{{fullData.name}}</extra>"
         if before is not None:
             traces.append(

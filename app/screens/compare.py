@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from app import frame, live_view, run_controls, series, state
+from app import chart_grid, frame, live_view, run_controls, series, state
 
-VIEWS = {"Training": live_view.VIEWS["Training"], "Difference": ("difference", "loss"), **live_view.VIEWS}
+VIEWS = chart_grid.views("compare")
 
 eng = frame.begin("compare")
 st.title("Compare", anchor=False)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import frame, live_view, run_controls, series, starting, state
+from app import chart_grid, frame, live_view, run_controls, series, starting, state
 
 eng = frame.begin("live")
 run_ids = state.shown_runs()
@@ -13,6 +13,7 @@ if not run_ids:
 
 infos = series.infos(eng.store, run_ids)
 run_controls.controls(eng.jobs, infos, live_view.legend_labels(infos))
-view, ctx = live_view.toolbar("live", live_view.VIEWS, key="view")
+views = chart_grid.views("live")
+view, ctx = live_view.toolbar("live", views, key="view")
 ctx.key = live_view.selection_key("live", run_ids)
-live_view.panel(eng, run_ids, live_view.VIEWS[view], ctx)
+live_view.panel(eng, run_ids, views[view], ctx)
