@@ -1,54 +1,36 @@
-"""The Lessons page's parts: the lesson cards, and one lesson's runs, explanation and verdict.
-
-engine/lessons.py is imported when the page runs, not before: it may not exist yet, and the
-rest of the dashboard must work without it.
-"""
+"""The Lessons page's parts: the lesson cards, and one lesson's runs, explanation and verdict."""
 
 from __future__ import annotations
-
-import importlib
 
 import pandas as pd
 import streamlit as st
 
 from app import live_view, state
 from app.status import is_active
+from engine import lessons
 
 ERROR_KEY = "_lesson_error"
 
 
-def load():
-    """engine.lessons, or None when it is missing or has no lessons; (None, error text) when it fails."""
-    try:
-        module = importlib.import_module("engine.lessons")
-    except ModuleNotFoundError as e:
-        if e.name in ("engine.lessons",):
-            return None, None
-        return None, f"{type(e).__name__}: {e}"
-    except Exception as e:  # a broken lessons file must not take the page down
-        return None, f"{type(e).__name__}: {e}"
-    return (module if getattr(module, "LESSONS", None) else None), None
-
-
-def _run(eng, module, lesson_id: str) -> None:
+def _run(eng, lesson_id: str) -> None:
     """Callback: start the lesson's group and show it here."""
     try:
-        _, run_ids = module.start_lesson(lesson_id, eng.jobs)
+        _, run_ids = lessons.start_lesson(lesson_id, eng.jobs)
     except Exception as e:  # the lesson's own config may be refused
         st.session_state[ERROR_KEY] = f"Could not start {lesson_id}: {type(e).__name__}: {e}"
         return
     state.show(run_ids, "lessons")
 
 
-def cards(eng, module) -> None:
+def cards(eng) -> None:
     """One card per lesson: title, question, what you will see, reference, Run."""
     message = st.session_state.pop(ERROR_KEY, None)
     if message:
         st.error(message)
-    lessons = list(module.LESSONS.values())
-    for i in range(0, len(lessons), 2):
+    shown = list(lessons.LESSONS.values())
+    for i in range(0, len(shown), 2):
         cols = st.columns(2)
-        for col, lesson in zip(cols, lessons[i : i + 2]):
+        for col, lesson in zip(cols, shown[i : i + 2]):
             with col, st.container(border=True):
                 st.markdown(f"#### {lesson.title}")
                 st.markdown(f"*{lesson.question}*")
@@ -60,24 +42,24 @@ def cards(eng, module) -> None:
                     type="primary",
                     icon=":material/play_arrow:",
                     on_click=_run,
-                    args=(eng, module, lesson.id),
+                    args=(eng, lesson.id),
                 )
 
 
-def shown_lesson(module, infos):
+def shown_lesson(infos):
     """The lesson whose runs are the shown runs, if they are one lesson's."""
     ids = {i.lesson for i in infos}
     if len(ids) == 1 and None not in ids:
-        return module.LESSONS.get(ids.pop())
+        return lessons.LESSONS.get(ids.pop())
     return None
 
 
-def verdict(module, eng, lesson, run_ids: list[str]) -> None:
+def verdict(eng, lesson, run_ids: list[str]) -> None:
     """Whether the phenomenon showed, once every run has ended."""
     key = f"verdict-{lesson.id}-{'|'.join(run_ids)}"
     if key not in st.session_state:
         try:
-            st.session_state[key] = module.check_lesson(lesson.id, eng.store, run_ids)
+            st.session_state[key] = lessons.check_lesson(lesson.id, eng.store, run_ids)
         except Exception as e:
             st.warning(f"The lesson's check failed: {type(e).__name__}: {e}")
             return
@@ -94,7 +76,7 @@ def verdict(module, eng, lesson, run_ids: list[str]) -> None:
         )
 
 
-def lesson_panel(eng, module, lesson, infos) -> None:
+def lesson_panel(eng, lesson, infos) -> None:
     """The lesson's runs with the charts it names, its explanation beside them, and the verdict."""
     run_ids = [i.id for i in infos]
     st.subheader(lesson.title, anchor=False)
@@ -108,7 +90,7 @@ def lesson_panel(eng, module, lesson, infos) -> None:
         if any(is_active(i) for i in infos):
             st.info("The verdict comes when every run has ended.", icon=":material/hourglass_top:")
         else:
-            verdict(module, eng, lesson, run_ids)
+            verdict(eng, lesson, run_ids)
     with left:
         names = live_view.legend_labels(infos)
         ref = next((i.id for i in infos if names.get(i.id) == lesson.reference_run), run_ids[0])

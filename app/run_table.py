@@ -12,6 +12,7 @@ import streamlit as st
 from app import controls, state
 from app.status import is_active, status_word
 from engine.config import RunConfig
+from engine.trainer import VAL_LOSS, VAL_PPL
 
 COLUMNS = {
     "status": st.column_config.TextColumn("status", width="small"),
@@ -44,8 +45,8 @@ def table(infos) -> pd.DataFrame:
                 "status": status_word(i.status),
                 "step": i.step,
                 "of": i.config.get("max_steps"),
-                "val ppl": final.get("val/ppl"),
-                "val loss": final.get("val/loss"),
+                "val ppl": final.get(VAL_PPL.name),
+                "val loss": final.get(VAL_LOSS.name),
                 "settings": settings_text(i.config),
                 "group": i.group_id or i.lesson or "",
                 "created": pd.Timestamp(i.created, unit="s"),

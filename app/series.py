@@ -24,6 +24,7 @@ from app.charts import PALETTE, RunSeries
 from engine.probes import GradHistogramProbe, SpectrumProbe
 from engine.probes import GradientReachProbe as Reach
 from engine.series import Series
+from engine.smoothing import evenly
 from engine.store import RunInfo
 
 BODY_POINTS = 750  # downsampled body of a scalar series
@@ -135,7 +136,7 @@ class SeriesCache:
                 if len(x):
                     a.steps, a.items = np.concatenate([a.steps, x]), a.items + items
                 if len(a.steps) > 2 * max_items:
-                    keep = np.unique(np.linspace(len(a.steps) - 1, 0, max_items).round().astype(int))
+                    keep = evenly(len(a.steps), max_items)
                     a.steps, a.items = a.steps[keep], [a.items[i] for i in keep]
             a.seen = v
             return a.steps, a.items

@@ -19,8 +19,3 @@ class Batch:
         """A copy with every tensor on `device` (pack_padded_sequence wants `lengths.cpu()`)."""
         lengths = None if self.lengths is None else self.lengths.to(device)
         return Batch(self.x.to(device), self.y.to(device), lengths)
-
-    @property
-    def size(self) -> int:
-        """Sequences in the batch (B)."""
-        return int(self.x.shape[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -22,6 +23,7 @@ import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
 from engine.lessons.cli import run_lesson_command
+from engine.series import declared
 from engine.store import RunStore
 from engine.trainer import Trainer, run_to_end
 
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `... | head` stopped reading: end quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except ConfigError as err:
         print(f"error: setting {err}", file=sys.stderr)
         return 2
@@ -51,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     sub.add_parser("fields", help="list every setting").set_defaults(func=cmd_fields)
+    series = sub.add_parser("series", help="list every recorded series: name, kind, meaning")
+    series.add_argument("--markdown", action="store_true", help="as the table in docs/contracts.md")
+    series.set_defaults(func=cmd_series)
     sub.add_parser("runs", help="list stored runs").set_defaults(func=cmd_runs)
 
     show = sub.add_parser("show", help="one run: settings, status, final metrics, events")
@@ -134,6 +142,14 @@ def cmd_fields(args) -> int:
     for f in FIELDS:
         allowed = "|".join(f.choices) if f.choices else (f"{f.min:g}..{f.max:g}" if f.min is not None else f.type.__name__)
         print(f"{f.name:18} {format_value(f.default):10} {allowed:32} {f.help}")
+    return 0
+
+
+def cmd_series(args) -> int:
+    if args.markdown:
+        print("| series | kind | what it is |\n|---|---|---|")
+    for s in declared():
+        print(f"| `{s.name}` | {s.kind} | {s.doc} |" if args.markdown else f"{s.name:34} {s.kind:7} {s.doc}")
     return 0
 
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 
+from engine.smoothing import Ema
+
+TIME_BETA = 0.8  # probe and step times are averaged over about the last five measurements
 
 class EvalCadence:
     """Decides after which steps the trainer evaluates."""
@@ -42,7 +45,7 @@ class ProbeBudget:
         self.budget = budget
         self.interval = every
         self.next_due = 0  # the initial model is always measured
-        self.probe_time = None  # EMA of one round of this tier's probes, seconds
+        self.probe_time = Ema(TIME_BETA)  # one round of this tier's probes, seconds
 
     def due(self, step: int, step_time: float | None) -> bool:
         """Whether to probe at `step`, given the current time of a step without probes."""
@@ -54,14 +57,10 @@ class ProbeBudget:
 
     def spent(self, seconds: float) -> None:
         """Report how long this step's probes of this tier took."""
-        self.probe_time = ema(self.probe_time, seconds)
+        self.probe_time.update(seconds)
 
     def _interval(self, step_time: float | None) -> int:
-        if not step_time or not self.probe_time:
+        probe_time = self.probe_time.value
+        if not step_time or not probe_time:
             return self.every
-        return max(self.every, math.ceil(self.probe_time / (self.budget * step_time)))
-
-
-def ema(old: float | None, new: float, beta: float = 0.8) -> float:
-    """Exponential moving average that starts at the first value."""
-    return new if old is None else beta * old + (1 - beta) * new
+        return max(self.every, math.ceil(probe_time / (self.budget * step_time)))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
-from engine.cadence import ProbeBudget, ema
+from engine.cadence import TIME_BETA, ProbeBudget
 from engine.probes import ProbeContext, default_probes
 from engine.series import Series
+from engine.smoothing import Ema
 
 INTERVAL = Series("probe/interval", "scalar", "steps between heavy probes in force (stretched to stay within probe_budget)")
 SERIES = (INTERVAL,)
@@ -28,7 +29,7 @@ class ProbeRunner:
         self.heavy = [p for p in probes if p.heavy]
         self.light_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget / 3)
         self.heavy_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget * 2 / 3)
-        self.step_time = None  # EMA of the wall time of a step without probes, seconds
+        self._step_time = Ema(TIME_BETA)  # wall time of a step without probes, seconds
         self.due: list = []
         self.heavy_due = False
         self._measured: dict = {}
@@ -37,8 +38,8 @@ class ProbeRunner:
 
     def begin(self, step: int) -> None:
         """Decide what runs at `step`; call before the forward pass."""
-        light_due = bool(self.light) and self.light_budget.due(step, self.step_time)
-        self.heavy_due = bool(self.heavy) and self.heavy_budget.due(step, self.step_time)
+        light_due = bool(self.light) and self.light_budget.due(step, self._step_time.value)
+        self.heavy_due = bool(self.heavy) and self.heavy_budget.due(step, self._step_time.value)
         self.due = (self.light if light_due else []) + (self.heavy if self.heavy_due else [])
         self._measured, self._spent = {}, {False: 0.0, True: 0.0}
         self._t0 = time.perf_counter()
@@ -49,7 +50,7 @@ class ProbeRunner:
     def after_step(self, ctx: ProbeContext) -> dict:
         """The step's measurements (floats and arrays); also times a step that had none."""
         if not self.due:
-            self.step_time = ema(self.step_time, time.perf_counter() - self._t0)
+            self._step_time.update(time.perf_counter() - self._t0)
             return {}
         self._run("after_step", ctx)
         for heavy, budget in ((False, self.light_budget), (True, self.heavy_budget)):

@@ -8,6 +8,7 @@ import pytest
 
 from app import charts
 from app.charts import RunSeries
+from engine.smoothing import smooth
 
 EDGES = np.linspace(-8, 2, 41)  # log10 |g| bins, as the probe's GRAD_HIST_EDGES would be
 V = 65
@@ -22,9 +23,9 @@ def make_run(run_id="a", steps=2000, probe_every=100, seed=0, cell="rnn", loss_k
     clip = 1.5
     scalars = {
         "train/loss": (x, loss),
-        "train/loss_ema": (x, charts.ema(loss, 0.05)),
+        "train/loss_ema": (x, smooth(x, loss, 0.95)),
         "train/ppl": (x, np.exp(loss)),
-        "train/ppl_ema": (x, np.exp(charts.ema(loss, 0.05))),
+        "train/ppl_ema": (x, np.exp(smooth(x, loss, 0.95))),
         "lr": (x, np.where(x < steps // 2, 1e-2, 1e-3)),
         "grad/norm": (x, norm),
         "grad/norm_clipped": (x, np.minimum(norm, clip)),
@@ -126,11 +127,23 @@ def test_minmax_downsample_keeps_ends_spikes_and_order():
     assert np.array_equal(small[0], x[:10])
 
 
-def test_ema_matches_the_recurrence():
-    v = np.array([1.0, 2.0, np.nan, 4.0])
-    out = charts.ema(v, 0.5)
-    assert out[0] == 1.0 and out[1] == 1.5
-    assert out[3] == pytest.approx(0.5 * 4.0 + 0.5 * 1.5)
+def test_smoothing_is_the_debiased_recurrence_per_step():
+    steps, v = np.array([0, 1, 2, 3]), np.array([1.0, 2.0, np.nan, 4.0])
+    out = smooth(steps, v, 0.5)
+    # direct: weights 0.5^age over the finite points so far, normalised
+    assert out[0] == 1.0 and out[1] == pytest.approx((0.5 * 1 + 2) / 1.5)
+    assert out[2] == out[1]  # a NaN keeps the average
+    # a value stands for the steps since the last finite one: the NaN step counts as the next value, 4
+    w = 0.5 ** np.array([3, 2, 1, 0])  # kernel weights by age at step 3
+    assert out[3] == pytest.approx((w * [1, 2, 4, 4]).sum() / w.sum())
+    # decay per step, not per point: a series thinned to bucket means smooths like the full one
+    x = np.arange(400)
+    y = np.sin(x / 9.0) + 2 + 0.3 * np.random.default_rng(0).standard_normal(400)
+    full = smooth(x, y, 0.9)
+    thin = smooth(x[3::4], y.reshape(-1, 4).mean(axis=1), 0.9)  # each point: the mean of the 4 steps it ends
+    assert np.max(np.abs(full[3::4][10:] - thin[10:])) < 0.05 * np.ptp(full)
+    per_point = smooth(np.arange(100), y.reshape(-1, 4).mean(axis=1), 0.9)  # decaying per point instead
+    assert np.max(np.abs(full[3::4][10:] - per_point[10:])) > 0.2 * np.ptp(full)
 
 
 def test_every_figure_is_svg_titled_and_labelled(pair):

@@ -34,7 +34,7 @@ def test_task_contract(name):
     assert isinstance(task, Task) and task.name == name and task.loss_kind in ("ce", "mse")
     assert (task.input_vocab is None) != (task.input_dim is None)
     b = next(iter(task.train_batches(0, 8)))
-    assert isinstance(b, Batch) and b.size == 8
+    assert isinstance(b, Batch) and b.x.shape[0] == 8
     assert b.x.dtype == (torch.float32 if task.input_dim else torch.int64)
     assert b.y.dtype == (torch.float32 if task.loss_kind == "mse" else torch.int64)
     assert (b.lengths is not None) == (name == "lines")

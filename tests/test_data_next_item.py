@@ -35,7 +35,7 @@ def test_epochs_shuffle_a_fixed_training_set(task):
         for b in NextItemTask(200, 1000, seed=7).train_batches(0, 64)
         for s in [tuple(x.tolist()) + (int(y),) for x, y in zip(b.x, b.y)]
     ]
-    assert sum(b.size for b in task.val_batches(64, 0)) == 2000 and len(task.val_batches(64, 3)) == 3
+    assert sum(b.x.shape[0] for b in task.val_batches(64, 0)) == 2000 and len(task.val_batches(64, 3)) == 3
 
 
 def test_transitions_follow_the_chain(task):

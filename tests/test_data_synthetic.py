@@ -29,7 +29,7 @@ def test_adding_batches_are_fixed_by_seed_epoch_and_index():
     assert not torch.equal(first[0], first[1])
     assert not torch.equal(first[0], next(iter(a.train_batches(1, 16))).y)
     val = a.val_batches(100, 0)
-    assert sum(v.size for v in val) == VAL_SIZE and torch.equal(val[0].y, b.val_batches(100, 1)[0].y)
+    assert sum(v.x.shape[0] for v in val) == VAL_SIZE and torch.equal(val[0].y, b.val_batches(100, 1)[0].y)
     assert not any(torch.equal(val[0].y[:16], y) for y in first)  # validation is its own stream
 
 
@@ -39,7 +39,7 @@ def test_adding_baseline_is_the_generators_target_variance():
     assert task.baselines()["mean_mse"] == pytest.approx(1 / 6)
     assert y.var().item() == pytest.approx(1 / 6, abs=0.003)
     b = task.val_batches(VAL_SIZE, 1)[0]
-    mean_out = torch.full((b.size, 10, 1), y.mean().item())
+    mean_out = torch.full((b.x.shape[0], 10, 1), y.mean().item())
     assert task.loss(mean_out, b).item() == pytest.approx(1 / 6, abs=0.015)
     assert task.last_loss(mean_out, b).item() == task.loss(mean_out, b).item()
 

@@ -16,7 +16,6 @@ from app.charts.base import (
     RunSeries,
     Series,
     colors,
-    ema,
     minmax_downsample,
 )
 from app.charts.health import (
@@ -51,7 +50,6 @@ __all__ = [
     "colors",
     "difference_figure",
     "eigenvalue_figure",
-    "ema",
     "grad_histogram_figure",
     "grad_histogram_overlay",
     "grad_norm_figure",

@@ -8,7 +8,6 @@ several live charts refresh) because plotly validates dicts about twice as fast 
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 Series = tuple[np.ndarray, np.ndarray]  # (steps int64, values float64), in step order
@@ -104,12 +103,6 @@ def minmax_downsample(x, y, max_points: int = MAX_POINTS) -> Series:
         keep.append(hit[np.unique(ids[hit], return_index=True)[1]])  # first hit per bucket
     order = np.unique(np.concatenate(keep))
     return x[order], y[order]
-
-
-def ema(values, alpha: float = 0.02) -> np.ndarray:
-    """Exponential moving average, y_t = alpha x_t + (1 - alpha) y_{t-1}; NaN are skipped."""
-    s = pd.Series(np.asarray(values, dtype=float))
-    return s.ewm(alpha=alpha, adjust=False, ignore_na=True).mean().to_numpy()
 
 
 def colors(runs: list[RunSeries]) -> list[str]:

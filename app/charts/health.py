@@ -22,6 +22,7 @@ from app.charts.marks import (
 )
 from engine.probes import GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe
 from engine.series import Series
+from engine.smoothing import evenly
 
 
 def grad_histogram_figure(steps, counts, edges, param_name: str) -> go.Figure:
@@ -29,9 +30,8 @@ def grad_histogram_figure(steps, counts, edges, param_name: str) -> go.Figure:
     steps, counts, edges = np.asarray(steps), np.asarray(counts, dtype=float), np.asarray(edges, dtype=float)
     traces = []
     if len(steps) and counts.ndim == 2 and counts.shape == (len(steps), len(edges) - 1):
-        if len(steps) > MAX_POINTS:  # evenly spaced columns, newest kept
-            keep = np.unique(np.linspace(0, len(steps) - 1, MAX_POINTS).astype(int))
-            steps, counts = steps[keep], counts[keep]
+        keep = evenly(len(steps), MAX_POINTS)  # evenly spaced columns, newest kept
+        steps, counts = steps[keep], counts[keep]
         traces.append(
             go.Heatmap(
                 x=steps,

@@ -21,6 +21,7 @@ from app.charts.marks import (
 )
 from engine.probes import GradientReachProbe as Reach
 from engine.probes import SpectrumProbe
+from engine.smoothing import evenly
 
 GATES = {
     "h": "W_hh",
@@ -160,9 +161,8 @@ def reach_heatmap_figure(steps, profiles, layer: int = 0, label: str = "") -> go
     """log10 ||dL_T/dh_t|| with x = time step t, y = training step: how far back the gradient reaches."""
     steps = np.asarray(steps)
     P = _stack_right(profiles) if len(steps) else np.zeros((0, 0))  # (S, T)
-    if len(P) > MAX_POINTS // 2:  # keep the newest row
-        keep = np.unique(np.linspace(0, len(P) - 1, MAX_POINTS // 2).astype(int))
-        steps, P = steps[keep], P[keep]
+    keep = evenly(len(P), MAX_POINTS // 2)  # the newest row kept
+    steps, P = steps[keep], P[keep]
     traces = []
     if P.size:
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -26,6 +26,7 @@ from app.charts.marks import (
     reference_lines,
 )
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
+from engine.smoothing import evenly
 from engine.trainer import LOSS, LOSS_EMA, PPL, PPL_EMA, VAL_LOSS, VAL_PPL
 
 PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are drawn once
@@ -229,7 +230,7 @@ def grad_norm_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bo
             )
         if fired is not None and before is not None and (fired[1] > 0.5).any():
             x = fired[0][fired[1] > 0.5]
-            x = x[np.linspace(0, len(x) - 1, min(len(x), 500)).astype(int)]
+            x = x[evenly(len(x), 500)]
             traces.append(
                 dict(
                     type="scatter",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.smoothing import evenly
 from engine.store.summary import BASE, bucket_width, cover, downsample, point_agg
 
 NEVER = -(2**62)  # a step before every step
@@ -86,10 +87,8 @@ def read_arrays(con: sqlite3.Connection, key: tuple[int, int], since: int | None
     try:
         q = "SELECT step FROM arrays WHERE run = ? AND name = ? AND step > ? ORDER BY step"
         steps = np.array([r[0] for r in con.execute(q, (*key, after))], np.int64)
-        if max_items is not None and len(steps) > max_items:
-            # counted from the newest, so even max_items=1 keeps it
-            pick = np.linspace(len(steps) - 1, 0, max(1, max_items)).round().astype(int)
-            steps = steps[np.unique(pick)]
+        if max_items is not None:
+            steps = steps[evenly(len(steps), max_items)]
         arrays = []
         for i in range(0, len(steps), 500):  # stay under SQLite's bound-parameter limit
             chunk = steps[i : i + 500].tolist()

@@ -89,7 +89,7 @@ class RunStore:
                     break
             self._nums[run_id] = cur.lastrowid
             if status in ACTIVE:
-                self._writer.owned.add(cur.lastrowid)
+                self._writer.own(cur.lastrowid)
             return run_id
 
         return self._writer.call(insert)
@@ -109,9 +109,9 @@ class RunStore:
                     "UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE num = ?",
                     (os.getpid(), socket.gethostname(), now, num),
                 )
-                self._writer.owned.add(num)
+                self._writer.own(num)
             else:
-                self._writer.owned.discard(num)
+                self._writer.disown(num)
 
         self._writer.call(update)
 
@@ -159,26 +159,26 @@ class RunStore:
 
     def set_step(self, run_id: str, step: int) -> None:
         """Record the run's current step (buffered)."""
-        self._writer.put(("step", self._num(run_id), int(step)))
+        self._writer.put_step(self._num(run_id), int(step))
 
     def add_scalars(self, run_id: str, step: int, values: dict) -> None:
         """Record {name: float} at a step (buffered). Steps of a series should increase."""
-        self._writer.put(("s", self._num(run_id), int(step), [(name, float(v)) for name, v in values.items()]))
+        self._writer.put_scalars(self._num(run_id), int(step), [(name, float(v)) for name, v in values.items()])
 
     def add_array(self, run_id: str, step: int, name: str, array) -> None:
         """Record a numeric array at a step (buffered; copied now, so the caller may reuse it)."""
         a = np.ascontiguousarray(array)
         if a.dtype.kind not in "biufc":
             raise ValueError(f"array {name!r}: dtype {a.dtype} is not numeric")
-        self._writer.put(("a", self._num(run_id), int(step), name, a.dtype.str, json.dumps(a.shape), a.tobytes()))
+        self._writer.put_array(self._num(run_id), int(step), name, a.dtype.str, json.dumps(a.shape), a.tobytes())
 
     def add_event(self, run_id: str, step: int, kind: str, message: str, data: dict | None = None) -> None:
         """Record an event (buffered)."""
-        self._writer.put(("e", self._num(run_id), int(step), kind, message, _dumps(data or {}), time.time()))
+        self._writer.put_event(self._num(run_id), int(step), kind, message, _dumps(data or {}), time.time())
 
     def add_text(self, run_id: str, step: int, text: str) -> None:
         """Record a text sample (buffered)."""
-        self._writer.put(("t", self._num(run_id), int(step), str(text)))
+        self._writer.put_text(self._num(run_id), int(step), str(text))
 
     def flush(self, timeout: float | None = None) -> None:
         """Commit everything recorded so far, now."""
@@ -221,14 +221,14 @@ class RunStore:
         """
         num = self._num(run_id)
         with self._reader() as con:
-            nid = self._name_id(con, name)
+            nid = self._find_name_id(con, name)
             return empty() if nid is None else read_scalars(con, (num, nid), since, max_points)
 
     def arrays(self, run_id: str, name: str, since: int | None = None, max_items: int | None = None):
         """(steps int64, [arrays]) after `since`, evenly thinned to max_items keeping the newest."""
         num = self._num(run_id)
         with self._reader() as con:
-            nid = self._name_id(con, name)
+            nid = self._find_name_id(con, name)
             return (np.zeros(0, np.int64), []) if nid is None else read_arrays(con, (num, nid), since, max_items)
 
     def latest_array(self, run_id: str, name: str) -> tuple[int, np.ndarray] | None:
@@ -236,7 +236,7 @@ class RunStore:
         num = self._num(run_id)
         q = "SELECT step, dtype, shape, data FROM arrays WHERE run = ? AND name = ? ORDER BY step DESC LIMIT 1"
         with self._reader() as con:
-            nid = self._name_id(con, name)
+            nid = self._find_name_id(con, name)
             row = None if nid is None else con.execute(q, (num, nid)).fetchone()
         return None if row is None else (row[0], decode(*row[1:]))
 
@@ -290,7 +290,8 @@ class RunStore:
             num = self._nums[run_id] = row[0]
         return num
 
-    def _name_id(self, con: sqlite3.Connection, name: str) -> int | None:
+    def _find_name_id(self, con: sqlite3.Connection, name: str) -> int | None:
+        """The id of a series name, or None when no run has recorded it."""
         nid = self._names.get(name)
         if nid is None:
             row = con.execute("SELECT id FROM names WHERE name = ?", (name,)).fetchone()

@@ -1,11 +1,12 @@
 """RunStore's schema, connections and its single writer thread.
 
-Training threads append records to an in-memory queue (a deque append, no SQLite); one writer
-thread per RunStore drains the queue every `interval` seconds and commits it as one
-transaction, together with the multi-resolution summary rows the new points complete and a
-heartbeat for the runs this process owns. Calls that must be durable at once (create_run,
-set_status, flush, ...) are queued as functions with a Future and wake the writer, so every
-write, buffered or not, lands in the order it was made.
+Training threads append records to an in-memory queue (a deque append, no SQLite) through the
+writer's put_* methods; one writer thread per RunStore drains the queue every `interval`
+seconds and commits it as one transaction, together with the multi-resolution summary rows the
+new points complete and a heartbeat for the runs this process owns (own/disown). Calls that
+must be durable at once (create_run, set_status, flush, ...) are queued as functions with a
+Future and wake the writer, so every write, buffered or not, lands in the order it was made.
+Each queued item is (stage, args): the writer-thread method that stages it for the commit.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Writer:
 
     def __init__(self, path: str, interval: float):
         self.path, self.interval = path, interval
-        self.queue: deque = deque()
+        self.queue: deque = deque()  # (stage method, args), in the order they were put
         self.owned: set[int] = set()  # runs this process has queued/running/paused: their heartbeat is ours
         self.stats = {"commits": 0, "rows": 0, "seconds": 0.0, "max_seconds": 0.0}
         self._wake = threading.Event()
@@ -90,16 +91,39 @@ class Writer:
         self._thread = threading.Thread(target=self._loop, name="runstore-writer", daemon=True)
         self._thread.start()
 
-    def put(self, item: tuple) -> None:
-        """Queue a record; it is committed within one interval."""
+    # ---- any thread: records, committed within one interval ----
+
+    def put_scalars(self, num: int, step: int, pairs: list[tuple[str, float]]) -> None:
+        self._put(self._stage_scalars, num, step, pairs)
+
+    def put_array(self, num: int, step: int, name: str, dtype: str, shape: str, blob: bytes) -> None:
+        self._put(self._stage_array, num, step, name, dtype, shape, blob)
+
+    def put_event(self, num: int, step: int, kind: str, message: str, data: str, when: float) -> None:
+        self._put(self._stage_row, "events", (num, step, kind, message, data, when))
+
+    def put_text(self, num: int, step: int, text: str) -> None:
+        self._put(self._stage_row, "texts", (num, step, text))
+
+    def put_step(self, num: int, step: int) -> None:
+        self._put(self._stage_step, num, step)
+
+    def own(self, num: int) -> None:
+        """This process works on the run now: its heartbeat is ours to commit."""
+        self.owned.add(num)
+
+    def disown(self, num: int) -> None:
+        self.owned.discard(num)
+
+    def _put(self, stage, *args) -> None:
         if self._stopping:
             raise RuntimeError("RunStore is closed")
-        self.queue.append(item)
+        self.queue.append((stage, args))
 
     def call(self, fn, timeout: float | None = None):
         """Run fn(con) in the writer's next transaction, after everything queued before; return its result."""
         fut: Future = Future()
-        self.put(("call", fn, fut))
+        self._put(None, fn, fut)  # stage None: a call, which first writes what was staged before it
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:  # wake now and then to notice a writer thread that has died
@@ -123,7 +147,7 @@ class Writer:
         """Drop cached state of a deleted run (writer thread only)."""
         self._series = {k: v for k, v in self._series.items() if k[0] != num}
         self._arrays_seen = {k for k in self._arrays_seen if k[0] != num}
-        self.owned.discard(num)
+        self.disown(num)
 
     # ---- writer thread ----
 
@@ -161,9 +185,9 @@ class Writer:
             self._series.clear()  # states may hold rolled-back points: rebuilt from the store on next use
             self._names.clear()
             self._arrays_seen.clear()
-            for item in batch:
-                if item[0] == "call":
-                    item[2].set_exception(e)
+            for stage, args in batch:
+                if stage is None:
+                    args[1].set_exception(e)
             return False
         for fut, result in done:
             fut.set_result(result)
@@ -178,36 +202,40 @@ class Writer:
         """Write the batch in order; functions see every record queued before them."""
         pending = Pending()
         rows = 0
-        for item in batch:
-            kind = item[0]
-            if kind == "s":
-                _, num, step, pairs = item
-                for name, value in pairs:
-                    key = (num, self._names.get(name) or self._name_id(con, name))
-                    pending.scalars.append((*key, step, value))
-                    self._summarise(con, key, step, value, pending)
-            elif kind == "a":
-                _, num, step, name, dtype, shape, blob = item
-                key = (num, self._name_id(con, name))
-                if key not in self._arrays_seen:
-                    con.execute("INSERT OR IGNORE INTO series VALUES (?, ?, 'array')", key)
-                    self._arrays_seen.add(key)
-                pending.arrays.append((*key, step, dtype, shape, blob))
-            elif kind == "e":
-                pending.events.append(item[1:])
-            elif kind == "t":
-                pending.texts.append(item[1:])
-            elif kind == "step":
-                pending.steps[item[1]] = item[2]
-            else:  # "call"
-                rows += self._write(con, pending)
-                pending = Pending()
-                done.append((item[2], item[1](con)))
+        for stage, args in batch:
+            if stage is not None:
+                stage(con, pending, *args)
+                continue
+            fn, fut = args
+            rows += self._write(con, pending)
+            pending = Pending()
+            done.append((fut, fn(con)))
         rows += self._write(con, pending)
         if self.owned:
             marks = ",".join("?" * len(self.owned))
             con.execute(f"UPDATE runs SET heartbeat = ? WHERE num IN ({marks})", (time.time(), *self.owned))
         return rows
+
+    # ---- writer thread: stage one queued record into the pending rows ----
+
+    def _stage_scalars(self, con, pending: Pending, num: int, step: int, pairs) -> None:
+        for name, value in pairs:
+            key = (num, self._names.get(name) or self._name_id_or_insert(con, name))
+            pending.scalars.append((*key, step, value))
+            self._summarise(con, key, step, value, pending)
+
+    def _stage_array(self, con, pending: Pending, num: int, step: int, name: str, dtype: str, shape: str, blob) -> None:
+        key = (num, self._name_id_or_insert(con, name))
+        if key not in self._arrays_seen:
+            con.execute("INSERT OR IGNORE INTO series VALUES (?, ?, 'array')", key)
+            self._arrays_seen.add(key)
+        pending.arrays.append((*key, step, dtype, shape, blob))
+
+    def _stage_row(self, con, pending: Pending, table: str, row: tuple) -> None:
+        getattr(pending, table).append(row)
+
+    def _stage_step(self, con, pending: Pending, num: int, step: int) -> None:
+        pending.steps[num] = step
 
     def _write(self, con: sqlite3.Connection, p: Pending) -> int:
         con.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", p.scalars)
@@ -255,7 +283,8 @@ class Writer:
         )
         self._series[key] = state
 
-    def _name_id(self, con: sqlite3.Connection, name: str) -> int:
+    def _name_id_or_insert(self, con: sqlite3.Connection, name: str) -> int:
+        """The id of a series name, adding the name on first use."""
         nid = self._names.get(name)
         if nid is None:
             con.execute("INSERT OR IGNORE INTO names (name) VALUES (?)", (name,))
