@@ -30,11 +30,11 @@ from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU
 from engine.probes import GRAD_HIST_EDGES, GradHistogramProbe, HiddenProbe, OutputProbe, SpectrumProbe, WeightProbe
 from engine.probes import GradientReachProbe as Reach
 from engine.series import Series
-from engine.trainer import LOSS, LOSS_EMA, PPL, PPL_EMA, VAL_LOSS, VAL_PPL
+from engine.trainer import LOSS, PPL, VAL_LOSS, VAL_PPL
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 GATE_ORDER = ("h", "i", "f", "g", "o", "r", "z", "n")
-DIFF_SERIES = (VAL_LOSS, LOSS_EMA, VAL_PPL, PPL_EMA, GRAD_NORM)  # what the difference chart can subtract
+DIFF_SERIES = (VAL_LOSS, LOSS, VAL_PPL, GRAD_NORM)  # what the difference chart can subtract
 QUIET_EVENTS = ("eval",)  # listed only on request: one per evaluation
 TALL = ("eig",)  # figure keys drawn taller: the complex plane is square
 VIEW_ORDER = ("Training", "Difference", "Gradients", "Spectrum", "Health", "Text & events")
@@ -49,6 +49,7 @@ class Ctx:
     mode: str = "live"  # live | compare (compare overlays the runs' gradient histograms)
     last_n: int | None = None  # show only the newest steps
     batches: bool = True  # draw per-batch curves under the moving average
+    smoothing: float = charts.SMOOTHING  # moving-average decay per step of the training curves
     following: bool = False  # a live run is being followed: eigenvalues show the newest step
     reference: str | None = None  # compare: the run the differences are taken against
     picks: dict = field(default_factory=dict)  # picker values: param, layer, gate, eig_step, diff_series
@@ -195,7 +196,7 @@ def _difference(runs, ctx):
     name, ref = ctx.picks.get("diff_series"), ctx.reference
     if not name or not ref or len(runs) < 2:
         return []
-    return [("diff", charts.difference_figure(runs, ref, name, ctx.last_n))]
+    return [("diff", charts.difference_figure(runs, ref, name, ctx.last_n, ctx.smoothing))]
 
 
 def _spectrum(runs, ctx):
@@ -214,6 +215,7 @@ class Chart:
     draw: Callable | None = None  # (runs, ctx, texts) -> None: drawn with streamlit instead (samples, events)
     pickers: tuple[str, ...] = ()  # the pickers it needs: param, layer, gate, reference
     wide: bool = False  # takes a whole row (a legend entry per parameter)
+    smooths: tuple[Series, ...] = ()  # series it draws as a moving average: loaded as bucket means too
 
 
 def figures(ids, runs: list[RunSeries], ctx: Ctx) -> list[tuple[str, object, bool]]:
@@ -290,11 +292,13 @@ def events_table(runs: list[RunSeries], ctx: Ctx, texts: dict) -> None:
 # ---- the registry ------------------------------------------------------------------------------
 
 CHARTS: dict[str, Chart] = {c.id: c for c in (
-    Chart("perplexity", ("Training",), (PPL, PPL_EMA, VAL_PPL),
-          lambda runs, c: [("ppl", charts.perplexity_figure(runs, c.last_n, show_batches=c.batches))]),
-    Chart("difference", ("Difference",), DIFF_SERIES, _difference, pickers=("reference",)),
-    Chart("loss", ("Training", "Difference"), (LOSS, LOSS_EMA, VAL_LOSS),
-          lambda runs, c: [("loss", charts.loss_figure(runs, c.last_n, show_batches=c.batches))]),
+    Chart("perplexity", ("Training",), (PPL, VAL_PPL),
+          lambda runs, c: [("ppl", charts.perplexity_figure(runs, c.last_n, show_batches=c.batches,
+                                                           smoothing=c.smoothing))], smooths=(LOSS,)),
+    Chart("difference", ("Difference",), DIFF_SERIES, _difference, pickers=("reference",), smooths=(LOSS, GRAD_NORM)),
+    Chart("loss", ("Training", "Difference"), (LOSS, VAL_LOSS),
+          lambda runs, c: [("loss", charts.loss_figure(runs, c.last_n, show_batches=c.batches, smoothing=c.smoothing))],
+          smooths=(LOSS,)),
     Chart("lr", ("Training",), (LR, PLATEAU_BAD, PLATEAU_BEST),
           lambda runs, c: [("lr", charts.lr_figure(runs, c.last_n))]),
     Chart("grad_norm", ("Training",), (GRAD_NORM, GRAD_NORM_CLIPPED, GRAD_CLIPPED),
@@ -327,3 +331,8 @@ def views(mode: str) -> dict[str, tuple[str, ...]]:
 def reads(ids) -> tuple[Series, ...]:
     """Every series the charts `ids` read, once each."""
     return tuple(dict.fromkeys(s for c in ids for s in CHARTS[c].reads))
+
+
+def smooths(ids) -> tuple[Series, ...]:
+    """Every series the charts `ids` draw as a moving average, once each."""
+    return tuple(dict.fromkeys(s for c in ids for s in CHARTS[c].smooths))

@@ -16,9 +16,9 @@ import hashlib
 
 import streamlit as st
 
-from app import chart_grid, resources, series, state
+from app import chart_grid, charts, resources, series, state
 from app.chart_grid import Ctx
-from app.status import READS, is_active, status_line
+from app.status import is_active, status_line
 from engine.config import FIELDS, ConfigError, format_value
 
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
@@ -32,7 +32,7 @@ def selection_key(page: str, run_ids: list[str]) -> str:
 
 def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
     """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle."""
-    left, mid, right, far = st.columns([6, 1.6, 1.3, 1.1], vertical_alignment="bottom")
+    left, smooth_col, mid, right, far = st.columns([5, 1.8, 1.6, 1.3, 1.1], vertical_alignment="bottom")
     with left:
         view = st.segmented_control(
             "view",
@@ -42,6 +42,19 @@ def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
             default=next(iter(views)),
             required=True,
             label_visibility="collapsed",
+        )
+    with smooth_col:
+        smoothing = st.slider(
+            "smoothing",
+            0.0,
+            0.999,
+            value=charts.SMOOTHING,
+            step=0.001,
+            format="%.3f",
+            key="smooth",
+            bind="query-params",
+            help="The bold training curves: a moving average of the batches that decays by this much per "
+            "training step (0: every batch as it is). Higher values are calmer but lag further behind.",
         )
     with mid:
         window = st.selectbox("steps shown", list(WINDOWS), key=f"{page}-window", persist_state="session")
@@ -61,7 +74,8 @@ def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
             persist_state="session",
             help="On: charts refresh while a run trains. Off: they hold still, so you can zoom.",
         )
-    ctx = Ctx(key=page, mode=page, last_n=WINDOWS.get(window), batches=batches, following=follow)
+    ctx = Ctx(key=page, mode=page, last_n=WINDOWS.get(window), batches=batches, following=follow,
+              smoothing=float(smoothing))
     return view or next(iter(views)), ctx
 
 
@@ -95,10 +109,10 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
             st.rerun()
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
-        runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids) + READS, labels)
+        runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
         if show_status:
             for info, run in zip(infos, runs):
-                status_line(eng.jobs, info, run)
+                status_line(eng, info, run)
         diagnoses(eng, infos, runs)
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)

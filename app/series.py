@@ -59,7 +59,7 @@ class _Arrays:
 class _Run:
     names: list[str] = field(default_factory=list)
     names_seen: tuple | None = None
-    scalars: dict[str, _Scalar] = field(default_factory=dict)
+    scalars: dict[tuple[str, bool], _Scalar] = field(default_factory=dict)  # (name, means) -> cached series
     arrays: dict[str, _Arrays] = field(default_factory=dict)
     events: list = field(default_factory=list)
     events_seen: tuple | None = None
@@ -99,11 +99,15 @@ class SeriesCache:
                 entry.names_seen = version(info)
             return entry.names
 
-    def scalar(self, info: RunInfo, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of a scalar series: downsampled body plus the raw tail."""
+    def scalar(self, info: RunInfo, name: str, means: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of a scalar series: downsampled body plus the raw tail.
+
+        The body is bucket min/max (spikes survive) or, with `means`, bucket means (what a moving
+        average is computed from); the raw tail is the same either way.
+        """
         with self._lock:
             entry = self._run(info.id)
-            s = entry.scalars.get(name)
+            s = entry.scalars.get((name, means))
             v = version(info)
             if s is not None and s.seen == v:
                 return s.steps, s.values
@@ -116,7 +120,9 @@ class SeriesCache:
                     s.steps, s.values = np.concatenate([s.steps, x]), np.concatenate([s.values, y])
                     s.tail += len(x)
             if s is None or s.tail > TAIL_POINTS:  # first read, or the tail grew long: read it downsampled
-                s = entry.scalars[name] = _Scalar(*self.store.scalars(info.id, name, max_points=BODY_POINTS))
+                s = entry.scalars[name, means] = _Scalar(
+                    *self.store.scalars(info.id, name, max_points=BODY_POINTS, means=means)
+                )
             s.seen = v
             return s.steps, s.values
 
@@ -190,9 +196,11 @@ def run_clip(info: RunInfo, events) -> float | None:
 
 
 def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...], label: str = "",
-             color: str = "") -> RunSeries:
-    """One run's RunSeries holding its series of the declarations `reads`."""
-    scalar_names, array_names = wanted(cache.names(info), reads)
+             color: str = "", smooths: tuple[Series, ...] = ()) -> RunSeries:
+    """One run's RunSeries holding its series of the declarations `reads`, and of `smooths` as bucket means."""
+    names = cache.names(info)
+    scalar_names, array_names = wanted(names, reads)
+    mean_names, _ = wanted(names, smooths)
     events = cache.events(info)
     summary = info.summary or {}
     return RunSeries(
@@ -200,6 +208,7 @@ def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...]
         label=label or info.label or info.id,
         color=color,
         scalars={n: cache.scalar(info, n) for n in scalar_names},
+        means={n: cache.scalar(info, n, means=True) for n in mean_names},
         arrays={n: cache.arrays(info, n, array_items(n)) for n in array_names},
         events=events,
         baselines=dict(summary.get("baselines") or {}),
@@ -222,10 +231,10 @@ def infos(store, run_ids) -> list[RunInfo]:
 
 
 def load_runs(store, cache: SeriesCache, run_infos: list[RunInfo], reads: tuple[Series, ...],
-              labels: dict | None = None):
+              labels: dict | None = None, smooths: tuple[Series, ...] = ()):
     """RunSeries for each run, coloured by position (stable while the selection is)."""
     labels = labels or {}
     return [
-        load_run(store, cache, info, reads, labels.get(info.id, ""), PALETTE[i % len(PALETTE)])
+        load_run(store, cache, info, reads, labels.get(info.id, ""), PALETTE[i % len(PALETTE)], smooths)
         for i, info in enumerate(run_infos)
     ]

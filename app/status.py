@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import streamlit as st
 
 from engine.store import ACTIVE, RunInfo
-from engine.trainer import LOSS_EMA, PPL_EMA, VAL_LOSS, VAL_PPL
-
-READS = (PPL_EMA, LOSS_EMA, VAL_PPL, VAL_LOSS)  # what the status line shows
+from engine.trainer import LOSS, RECENT, VAL_LOSS
 
 WORDS = {
     "queued": "queued",
@@ -42,24 +41,23 @@ def is_active(info: RunInfo) -> bool:
     return info.status in ACTIVE
 
 
-def last_value(steps_values) -> float | None:
-    """The newest finite value of a (steps, values) pair."""
-    _, v = steps_values
-    finite = [x for x in v[::-1][:50] if math.isfinite(x)] if len(v) else []
-    return float(finite[0]) if finite else None
-
-
-def metric_text(run) -> str:
-    """'perplexity 12.3 · validation 13.1' from the run's loaded series (or the loss for mse tasks)."""
+def recent_metrics(store, info: RunInfo, loss_kind: str) -> str:
+    """'perplexity 12.3 (last 20 batches) · validation 13.1' read from the store, never a lagging average."""
+    since = max(-1, info.step - 4 * RECENT)  # a few more steps than needed: the newest may not be committed yet
+    _, loss = store.scalars(info.id, LOSS.name, since=since)
+    loss = loss[-RECENT:]
+    val = store.latest_scalar(info.id, VAL_LOSS.name)
     parts = []
-    ce = run.loss_kind == "ce"
-    train, val, word = (PPL_EMA, VAL_PPL, "perplexity") if ce else (LOSS_EMA, VAL_LOSS, "loss")
-    for name, what in ((train.name, word), (val.name, "validation")):
-        if name in run.scalars:
-            value = last_value(run.scalars[name])
-            if value is not None:
-                parts.append(f"{what} {value:.4g}")
+    word, show = ("perplexity", _ppl) if loss_kind == "ce" else ("loss", float)
+    if len(loss):
+        parts.append(f"{word} {show(float(np.mean(loss))):.4g} (last {len(loss)} batches)")
+    if val is not None and math.isfinite(val[1]):
+        parts.append(f"validation {show(val[1]):.4g} (step {val[0]:,})")
     return " · ".join(parts)
+
+
+def _ppl(loss: float) -> float:
+    return math.exp(min(loss, 700.0))
 
 
 def queue_text(jobs, info: RunInfo) -> str:
@@ -72,16 +70,16 @@ def queue_text(jobs, info: RunInfo) -> str:
     return f"queued: number {position} in line. {at_once} at once on this machine; it starts when one ends"
 
 
-def status_line(jobs, info: RunInfo, run) -> None:
-    """One run's name, status, step, latest metrics, and a progress bar while it is active."""
+def status_line(eng, info: RunInfo, run) -> None:
+    """One run's name, status, step, recent metrics, and a progress bar while it is active."""
     max_steps = int(info.config.get("max_steps") or 0)
     head = f"{ICONS.get(info.status, '')} **{run.name}** · {status_word(info.status)} · step {info.step:,}"
     if max_steps:
         head += f" / {max_steps:,}"
-    metrics = metric_text(run)
+    metrics = recent_metrics(eng.store, info, run.loss_kind)
     st.markdown(head + (f" · {metrics}" if metrics else ""))
     if info.status == "queued":
-        st.caption(queue_text(jobs, info))
+        st.caption(queue_text(eng.jobs, info))
     elif info.status in ("failed", "diverged", "interrupted") and info.message:
         st.caption(f"{status_word(info.status)}: {info.message}")
     if is_active(info) and max_steps:

@@ -28,7 +28,7 @@ from timing import timed  # noqa: E402  (bench/ is on sys.path when run as a scr
 
 from engine.store import RunStore  # noqa: E402
 
-NAMES = ["train/loss", "train/loss_ema", "train/ppl", "train/ppl_ema", "lr"]
+NAMES = ["train/loss", "train/ppl", "lr"]  # what the trainer records every step
 NAMES += ["grad/norm", "grad/norm_clipped", "grad/clipped", "epoch", "train/acc"]
 STEP_S = 0.010  # a step at 100 steps/s
 

@@ -38,7 +38,6 @@ from timing import timed  # noqa: E402  (bench/ is on sys.path when run as a scr
 
 from app import chart_grid, series  # noqa: E402
 from app.chart_grid import Ctx  # noqa: E402
-from app.status import READS  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
 from engine.store import RunStore  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
@@ -114,7 +113,8 @@ def build(store, cache, run_ids, views, serialise: bool) -> list:
     figs = []
     for view in views:
         ids = VIEWS[view]
-        runs = series.load_runs(store, cache, infos, chart_grid.reads(ids) + READS, {i.id: i.label for i in infos})
+        runs = series.load_runs(store, cache, infos, chart_grid.reads(ids), {i.id: i.label for i in infos},
+                                chart_grid.smooths(ids))
         if "samples" in ids:
             [cache.texts(i) for i in infos]
         ctx = Ctx(key="bench", following=True)

@@ -25,7 +25,7 @@ from engine.config import FIELDS, ConfigError, RunConfig, format_value
 from engine.lessons.cli import run_lesson_command
 from engine.series import declared
 from engine.store import RunStore
-from engine.trainer import Trainer, run_to_end
+from engine.trainer import RECENT, Trainer, run_to_end
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,10 +125,10 @@ class ProgressBar:
         self.last = now
         step = trainer.step_index
         done = int(self.width * step / self.total)
-        ema = trainer.smoothed_loss()
-        ppl = f" ppl {math.exp(ema):7.2f}" if trainer.task.loss_kind == "ce" and ema < 50 else ""
+        loss = trainer.recent_loss()  # the last RECENT batches: a moving average would lag the early fall
+        ppl = f" ppl {math.exp(loss):7.2f}" if trainer.task.loss_kind == "ce" and loss < 50 else ""
         rate = step / max(now - self.t0, 1e-9)
-        sys.stderr.write(f"\r[{'#' * done}{'.' * (self.width - done)}] {step}/{self.total} loss {ema:.4f}{ppl} "
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (self.width - done)}] {step}/{self.total} loss {loss:.4f} (last {RECENT} batches){ppl} "
                          f"{rate:.1f} steps/s")
         sys.stderr.flush()
 

@@ -27,14 +27,14 @@ from engine.observer import Observer
 from engine.optim import GRAD_NORM, LR
 from engine.probes import GradientReachProbe, HiddenProbe
 from engine.series import Series
-from engine.trainer import LOSS, PPL_EMA, VAL_LOSS, WINDOW
+from engine.trainer import LOSS, VAL_LOSS, WINDOW
 
 STEP_MS = Series("time/step_ms", "scalar", "wall time of the step in its own thread (runs in lockstep are timed apart)")
 SERIES = (STEP_MS,)
 
 # perplexity above |V|: one noisy batch in the first updates is not a finding, so look from
-# step 5 on, at the smoothed perplexity, and only 5 % above |V| (a random head starts within
-# a percent or two of |V|)
+# step 5 on, at the perplexity of the recent batches' mean loss, and only 5 % above |V| (a
+# random head starts within a percent or two of |V|)
 PPL_AFTER_STEPS = 5
 PPL_MARGIN = 1.05
 # gradient spikes: Pascanu et al. found clipping thresholds of 0.5-10x the average norm all
@@ -111,7 +111,7 @@ def lower_lr(cfg, factor: float) -> float:
 
 
 class PerplexityAboveUniform(Rule):
-    """The smoothed training perplexity is above |V|: worse than guessing uniformly."""
+    """The recent batches' training perplexity is above |V|: worse than guessing uniformly."""
 
     id, title = "ppl_above_uniform", "Perplexity above the uniform baseline |V|"
 
@@ -120,12 +120,12 @@ class PerplexityAboveUniform(Rule):
         self.uniform: float | None = None  # |V|, read from the task once
 
     def on_step_end(self, trainer, step, scalars):
-        if self.fired_at is not None or step < PPL_AFTER_STEPS or PPL_EMA.name not in scalars:
+        if self.fired_at is not None or step < PPL_AFTER_STEPS or trainer.task.loss_kind != "ce":
             return
         if self.uniform is None:
             base = trainer.task.baselines()
             self.uniform = base.get("uniform_ppl") or math.exp(base.get("uniform_loss", math.inf))
-        ppl, uniform = scalars[PPL_EMA.name], self.uniform
+        ppl, uniform = math.exp(min(trainer.recent_loss(), 700.0)), self.uniform
         if ppl > PPL_MARGIN * uniform:
             cfg = trainer.cfg
             fix = {"warmup_steps": 100} if cfg.warmup_steps == 0 else {"lr": lower_lr(cfg, 3)}

@@ -26,6 +26,7 @@ import copy
 import math
 import random
 import traceback
+from collections import deque
 
 import numpy as np
 import torch
@@ -52,14 +53,12 @@ from engine.sampling import sample_text
 from engine.series import Series
 from engine.store.checkpoints import save_checkpoint
 
-EMA_BETA = 0.98  # smoothing of the per-batch loss; debiased, so early values are not dragged to 0
+RECENT = 20  # batches behind "the recent training loss" (status lines, progress bar, final summary)
 SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
 
 # what the trainer records (the schedule, clipping and probes declare theirs beside their code)
 LOSS = Series("train/loss", "scalar", "training loss of the step's batch, measured before its update")
 PPL = Series("train/ppl", "scalar", "exp(train/loss): per-batch perplexity (classification tasks)")
-LOSS_EMA = Series("train/loss_ema", "scalar", f"debiased moving average of train/loss, beta {EMA_BETA}")
-PPL_EMA = Series("train/ppl_ema", "scalar", "exp(train/loss_ema)")
 EPOCH = Series("epoch", "scalar", "epochs completed, fractional")
 TRAIN_METRIC = Series("train/{metric}", "scalar", "a task metric of the step's batch (acc, hr@10, real_loss...)")
 VAL_LOSS = Series("val/loss", "scalar", "validation loss at an evaluation")
@@ -67,7 +66,7 @@ VAL_PPL = Series("val/ppl", "scalar", "exp(val/loss) (classification tasks)")
 VAL_BPC = Series("val/bpc", "scalar", "val/loss in bits: val/loss / ln 2")
 VAL_METRIC = Series("val/{metric}", "scalar", "a task metric on the validation batches")
 WINDOW = Series("window/{metric}", "scalar", "mean of train/loss or a train metric over the batches since the previous evaluation")
-SERIES = (LOSS, PPL, LOSS_EMA, PPL_EMA, EPOCH, TRAIN_METRIC, VAL_LOSS, VAL_PPL, VAL_BPC, VAL_METRIC, WINDOW)
+SERIES = (LOSS, PPL, EPOCH, TRAIN_METRIC, VAL_LOSS, VAL_PPL, VAL_BPC, VAL_METRIC, WINDOW)
 
 
 class Diverged(Exception):
@@ -103,7 +102,7 @@ class Trainer:
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.bpe, self.epoch = 1, 0
         self.val_batches: list = []
-        self.loss_ema = 0.0
+        self.recent: deque[float] = deque(maxlen=RECENT)  # the last batches' training losses
         self.window: dict[str, list[float]] = {}
 
     def set_status(self, status: str, message: str | None = None) -> None:
@@ -262,8 +261,11 @@ class Trainer:
             self._sample()  # a last sample, unless one was just taken
         self.store.flush()  # reads below see only committed rows
         summary = self.store.run(self.run_id).summary
-        last = {k: self.store.scalars(self.run_id, k) for k in (VAL_LOSS.name, VAL_PPL.name, LOSS_EMA.name)}
+        last = {k: self.store.scalars(self.run_id, k) for k in (VAL_LOSS.name, VAL_PPL.name)}
         summary["final"] = {k: float(v[1][-1]) for k, v in last.items() if len(v[1])}
+        if self.recent:  # the training loss as the last RECENT batches measured it, not a lagging average
+            summary["final"][LOSS.name] = self.recent_loss()
+            summary["final_train_batches"] = len(self.recent)
         self.store.set_summary(self.run_id, summary)
         if trained:
             save_checkpoint(self.store, self.run_id, self.snapshot())
@@ -276,7 +278,7 @@ class Trainer:
     def snapshot(self) -> dict:
         """A detached copy of everything needed to continue this run elsewhere."""
         return {"model": copy.deepcopy(self.model.state_dict()), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                "step": self.step_index, "loss_ema": self.loss_ema, "schedule": self.schedule.state_dict(),
+                "step": self.step_index, "recent": list(self.recent), "schedule": self.schedule.state_dict(),
                 "config": self.cfg.to_dict(), "run_id": self.run_id}
 
     def _load_snapshot(self, snap: dict) -> None:
@@ -286,12 +288,11 @@ class Trainer:
         if self.cfg.lr != snap["config"]["lr"]:
             self.schedule.set_peak(self.cfg.lr)  # a fork that changes lr starts from the new peak
         self.step_index = snap["step"]
-        self.loss_ema = snap["loss_ema"]
+        self.recent.extend(snap.get("recent", ()))
 
-    def smoothed_loss(self, n: int | None = None) -> float:
-        """The debiased EMA of the training loss after n steps (default: those taken)."""
-        n = max(n or self.step_index, 1)
-        return self.loss_ema / (1 - EMA_BETA**n)
+    def recent_loss(self) -> float:
+        """Mean training loss of the last RECENT batches (NaN before the first)."""
+        return float(np.mean(self.recent)) if self.recent else math.nan
 
     # ---- helpers ---------------------------------------------------------------------
     def apply_controls(self) -> None:
@@ -325,12 +326,10 @@ class Trainer:
         return batch.to(self.device)
 
     def _train_metrics(self, loss_value: float, out, batch, with_task_metrics: bool) -> dict[str, float]:
-        self.loss_ema = EMA_BETA * self.loss_ema + (1 - EMA_BETA) * loss_value
-        ema = self.smoothed_loss(self.step_index + 1)
-        values = {LOSS_EMA.name: ema}
+        self.recent.append(loss_value)
+        values = {}
         if self.task.loss_kind == "ce":
             values[PPL.name] = _safe_exp(loss_value)
-            values[PPL_EMA.name] = _safe_exp(ema)
         metrics = {}
         if with_task_metrics:
             with torch.no_grad():

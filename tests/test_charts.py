@@ -23,14 +23,13 @@ def make_run(run_id="a", steps=2000, probe_every=100, seed=0, cell="rnn", loss_k
     clip = 1.5
     scalars = {
         "train/loss": (x, loss),
-        "train/loss_ema": (x, smooth(x, loss, 0.95)),
         "train/ppl": (x, np.exp(loss)),
-        "train/ppl_ema": (x, np.exp(smooth(x, loss, 0.95))),
         "lr": (x, np.where(x < steps // 2, 1e-2, 1e-3)),
         "grad/norm": (x, norm),
         "grad/norm_clipped": (x, np.minimum(norm, clip)),
         "grad/clipped": (x, (norm > clip).astype(float)),
     }
+    means = {"train/loss": (x, loss), "grad/norm": (x, norm)}  # what the moving averages are computed from
     if max_points:  # as the store hands them out
         scalars = {k: charts.minmax_downsample(*v, max_points) for k, v in scalars.items()}
     ev = np.arange(0, steps, max(1, steps // 20))
@@ -76,6 +75,7 @@ def make_run(run_id="a", steps=2000, probe_every=100, seed=0, cell="rnn", loss_k
         run_id=run_id,
         label=f"run {run_id}",
         scalars=scalars,
+        means=means,
         arrays=arrays,
         events=events,
         baselines=baselines,
@@ -104,7 +104,7 @@ def group_figures(runs):
         "saturation": charts.saturation_figure(runs),
         "logits": charts.logit_figure(runs),
         "weights": charts.weights_figure(runs),
-        "difference": charts.difference_figure(runs, runs[0].run_id, "train/loss_ema"),
+        "difference": charts.difference_figure(runs, runs[0].run_id, "train/loss"),
     }
 
 
@@ -277,10 +277,14 @@ def test_saturation_axis_is_zero_to_one(pair):
 
 
 def test_difference_equals_direct_subtraction(pair):
-    fig = charts.difference_figure(pair, "a", "train/loss")
-    (trace,) = fig.data
+    (trace,) = charts.difference_figure(pair, "a", "train/loss", smoothing=0.0).data
     want = pair[1].scalars["train/loss"][1] - pair[0].scalars["train/loss"][1]
     assert len(trace.x) <= charts.MAX_POINTS
+    assert np.allclose(trace.y, want[np.asarray(trace.x)])
+    # a per-step series is compared as the curves draw it: moving average minus moving average
+    (trace,) = charts.difference_figure(pair, "a", "train/loss", smoothing=0.8).data
+    x, a, b = pair[0].scalars["train/loss"][0], pair[0].scalars["train/loss"][1], pair[1].scalars["train/loss"][1]
+    want = smooth(x, b, 0.8) - smooth(x, a, 0.8)
     assert np.allclose(trace.y, want[np.asarray(trace.x)])
 
 

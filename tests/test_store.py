@@ -178,6 +178,64 @@ def test_downsample_equals_numpy_oracle(series, name):
                     assert m // 8 <= len(got[0]) <= m + np.isnan(got[1]).sum()
 
 
+def mean_oracle(steps, values, got_steps):
+    """Direct NumPy: the mean of the non-NaN values in (previous returned step, this returned step]."""
+    out, prev = [], -1
+    for s in got_steps:
+        part = values[(steps > prev) & (steps <= s)]
+        part = part[~np.isnan(part)]
+        out.append(part.mean() if len(part) else np.nan)
+        prev = s
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", ["walk", "gappy"])
+def test_bucket_means_equal_numpy_means(series, name):
+    store, run_id, data = series
+    steps, values = data[name]
+    if len(store.scalars(run_id, name)[0]) < len(steps):
+        write(store, run_id, name, steps, values)  # order-independent: the test above may not have run
+    values = np.where(np.isinf(values), 0.0, values)  # Inf makes a bucket's mean Inf: checked below
+    ok = RunStore(store.path.parent / "means.sqlite")
+    run = ok.create_run({})
+    write(ok, run, name, steps, values)
+    for m in (50, 300, 1000):
+        got_steps, got = ok.scalars(run, name, max_points=m, means=True)
+        assert 0 < len(got_steps) <= m + 1 and np.all(np.diff(got_steps) > 0) and got_steps[-1] == steps[-1]
+        np.testing.assert_allclose(got, mean_oracle(steps, values, got_steps), rtol=1e-9, atol=1e-9)
+    small = ok.scalars(run, name, max_points=10**6, means=True)  # everything fits: the raw points
+    assert_same(small, (steps, values))
+    ok.close()
+    inf_steps, inf_means = store.scalars(run_id, name, max_points=300, means=True)
+    hit = np.searchsorted(inf_steps, steps[np.isposinf(data[name][1])][0])
+    assert np.isposinf(inf_means[hit])  # a bucket holding +Inf has mean +Inf: a spike is not averaged away
+
+
+def test_a_version_1_store_is_upgraded_with_its_summaries(tmp_path):
+    """A store written before bucket means existed gets the new columns and rebuilt summaries, once."""
+    path = tmp_path / "old.sqlite"
+    store = RunStore(path)
+    run_id = store.create_run({})
+    steps, values = np.arange(5000), np.cos(np.arange(5000) / 50.0)
+    write(store, run_id, "train/loss", steps, values)
+    store.close()
+    con = sqlite3.connect(path)  # as version 1 left it: summary rows without sums
+    con.execute("ALTER TABLE summary DROP COLUMN valued")
+    con.execute("ALTER TABLE summary DROP COLUMN total")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    store = RunStore(path)
+    got_steps, got = store.scalars(run_id, "train/loss", max_points=100, means=True)
+    assert len(got_steps) <= 101
+    np.testing.assert_allclose(got, mean_oracle(steps, values, got_steps))
+    assert_same(store.scalars(run_id, "train/loss", max_points=100), oracle(steps, values, None, 100))
+    store.close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.close()
+
+
 def test_inf_spike_and_nan_survive(store):
     run_id = store.create_run({})
     v = np.sin(np.arange(30000) / 100.0)

@@ -10,6 +10,7 @@ logits, weights), fit (a figure shaped for its cell in the grid).
 from app.charts.base import (
     MAX_POINTS,
     PALETTE,
+    SMOOTHING,
     WAITING,
     ArraySeries,
     Event,
@@ -42,6 +43,7 @@ from app.charts.train import (
 __all__ = [
     "MAX_POINTS",
     "PALETTE",
+    "SMOOTHING",
     "WAITING",
     "ArraySeries",
     "Event",

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from engine.smoothing import smooth
+
 Series = tuple[np.ndarray, np.ndarray]  # (steps int64, values float64), in step order
 ArraySeries = tuple[np.ndarray, list[np.ndarray]]  # (steps, one array per step)
 Event = tuple[int, str, str]  # (step, kind, message); store Event objects work too
 
 MAX_POINTS = 1000  # per trace: SVG stays smooth and the browser payload small
+SMOOTHING = 0.8  # default moving-average decay per step: lags the default run's perplexity < 5 % at step 100
 HEIGHT = 380  # px, fixed so a refresh never reflows the page
 WAITING = "waiting for data…"
 STEP_TITLE = "training step (batches)"
@@ -47,7 +50,8 @@ class RunSeries:
     run_id: str
     label: str = ""  # legend text, e.g. "clip=none"; the run id when empty
     color: str = ""  # line colour; taken from PALETTE by position when empty
-    scalars: dict[str, Series] = field(default_factory=dict)  # series name -> (steps, values)
+    scalars: dict[str, Series] = field(default_factory=dict)  # series name -> (steps, values), bucket min/max
+    means: dict[str, Series] = field(default_factory=dict)  # series name -> (steps, bucket means): for smoothing
     arrays: dict[str, ArraySeries] = field(default_factory=dict)  # series name -> (steps, arrays)
     events: list[Event] = field(default_factory=list)
     baselines: dict[str, float] = field(default_factory=dict)  # task.baselines()
@@ -72,6 +76,20 @@ class RunSeries:
             return None
         x, y = x[keep], y[keep]
         return minmax_downsample(x, y, max_points) if max_points else (x, y)
+
+    def smoothed(self, name: str, beta: float, start: int = 0, max_points: int | None = MAX_POINTS) -> Series | None:
+        """The moving average (decay `beta` per step) of a series' bucket means, at steps >= start.
+
+        Computed over the whole series and then cut, so a window never restarts the average.
+        """
+        if name not in self.means:
+            return None
+        x, y = self.means[name]
+        x, y = np.asarray(x), smooth(x, y, beta)
+        keep = (x >= start) & np.isfinite(y)
+        if not keep.any():
+            return None
+        return minmax_downsample(x[keep], y[keep], max_points) if max_points else (x[keep], y[keep])
 
     def snapshot(self, name: str, step: int | None = None) -> tuple[int, np.ndarray] | None:
         """The array stored at the last step <= step (the latest when step is None)."""

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.charts.base import (
+    SMOOTHING,
     STEP_TITLE,
     RunSeries,
     colors,
@@ -27,7 +28,7 @@ from app.charts.marks import (
 )
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
 from engine.smoothing import evenly
-from engine.trainer import LOSS, LOSS_EMA, PPL, PPL_EMA, VAL_LOSS, VAL_PPL
+from engine.trainer import LOSS, PPL, VAL_LOSS, VAL_PPL
 
 PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are drawn once
     ("uniform_ppl", float, "uniform |V| = {:.0f}"),
@@ -35,12 +36,17 @@ PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are draw
     ("unigram_ppl", float, "unigram = {:.1f}"),
     ("memoryless_loss", math.exp, "memoryless = {:.2f}"),
 ]
-STYLE_NOTE = "faint: every batch · bold: moving average · markers: validation · ticks: evaluations"
 
 
-def _curves(run: RunSeries, color: str, names: tuple[str, str, str], what: str, start: int, show_batches: bool):
-    """Per-batch values faint, their EMA bold, validation as markers: up to three traces of one run."""
-    batch, smooth, val = (run.series(n, start) for n in names)
+def style_note(smoothing: float) -> str:
+    """What the lines of a training curve are."""
+    bold = f"bold: moving average ({smoothing:g} per step)" if smoothing > 0 else "bold: every batch"
+    return f"faint: every batch · {bold} · markers: validation · ticks: evaluations"
+
+
+def _curves(run: RunSeries, color: str, names: tuple[str, str], smooth, what: str, start: int, show_batches: bool):
+    """Per-batch values faint, their moving average bold, validation as markers: up to three traces of one run."""
+    batch, val = (run.series(n, start) for n in names)
     hover = f"{run.name}<br>step %{{x}}<br>{what} %{{y:.4g}}<extra></extra>"
     traces = []
     if batch is not None and show_batches:
@@ -76,24 +82,32 @@ def _curves(run: RunSeries, color: str, names: tuple[str, str, str], what: str, 
 
 
 def perplexity_figure(
-    runs: list[RunSeries], last_n: int | None = None, log_y: bool = True, show_batches: bool = True
+    runs: list[RunSeries], last_n: int | None = None, log_y: bool = True, show_batches: bool = True,
+    smoothing: float = SMOOTHING,
 ) -> go.Figure:
-    """Perplexity against the uniform |V| and unigram baselines; mse tasks get the loss figure instead."""
+    """Perplexity against the uniform |V| and unigram baselines; mse tasks get the loss figure instead.
+
+    The bold line is exp of the smoothed loss (a geometric mean of the perplexities), not a
+    smoothed perplexity, so one bad batch does not drag it up more than it drags the loss.
+    """
     cols = colors(runs)
     ce = [(r, c) for r, c in zip(runs, cols) if r.loss_kind == "ce"]
     if runs and not ce:
-        return loss_figure(runs, last_n=last_n, log_y=log_y, show_batches=show_batches)
+        return loss_figure(runs, last_n=last_n, log_y=log_y, show_batches=show_batches, smoothing=smoothing)
     ce_runs = [r for r, _ in ce]
     start = view_start(ce_runs, last_n)
-    names = (PPL.name, PPL_EMA.name, VAL_PPL.name)
-    traces = [t for r, c in ce for t in _curves(r, c, names, "perplexity", start, show_batches)]
+    traces = []
+    for run, color in ce:
+        loss = run.smoothed(LOSS.name, smoothing, start)
+        ppl = None if loss is None else (loss[0], np.exp(np.minimum(loss[1], 700.0)))
+        traces += _curves(run, color, (PPL.name, VAL_PPL.name), ppl, "perplexity", start, show_batches)
     lay = layout(
         "Perplexity",
         STEP_TITLE,
         "perplexity (choices per token)",
         revision("ppl", runs),
         log_y=log_y,
-        subtitle=STYLE_NOTE,
+        subtitle=style_note(smoothing),
     )
     reference_lines(lay, ce_runs, PPL_BASELINES)
     epoch_lines(lay, ce_runs, start)
@@ -111,18 +125,20 @@ LOSS_BASELINES = [
 
 
 def loss_figure(
-    runs: list[RunSeries], last_n: int | None = None, log_y: bool = False, show_batches: bool = True
+    runs: list[RunSeries], last_n: int | None = None, log_y: bool = False, show_batches: bool = True,
+    smoothing: float = SMOOTHING,
 ) -> go.Figure:
-    """Training loss (per batch, EMA) and validation loss against the task's baselines."""
+    """Training loss (per batch, and its moving average) and validation loss against the task's baselines."""
     cols = colors(runs)
     start = view_start(runs, last_n)
-    names = (LOSS.name, LOSS_EMA.name, VAL_LOSS.name)
-    traces = [t for r, c in zip(runs, cols) for t in _curves(r, c, names, "loss", start, show_batches)]
+    traces = [t for r, c in zip(runs, cols)
+              for t in _curves(r, c, (LOSS.name, VAL_LOSS.name), r.smoothed(LOSS.name, smoothing, start), "loss",
+                               start, show_batches)]
     mse = bool(runs) and all(r.loss_kind == "mse" for r in runs)
     title, y_title = (
         ("Mean squared error", "MSE (target units²)") if mse else ("Loss", "cross-entropy (nats per token)")
     )
-    lay = layout(title, STEP_TITLE, y_title, revision("loss", runs), log_y=log_y, subtitle=STYLE_NOTE)
+    lay = layout(title, STEP_TITLE, y_title, revision("loss", runs), log_y=log_y, subtitle=style_note(smoothing))
     reference_lines(lay, runs, LOSS_BASELINES)
     epoch_lines(lay, runs, start)
     eval_ticks(lay, runs, start)
@@ -257,15 +273,26 @@ def grad_norm_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bo
     return finish(traces, lay)
 
 
-def difference_figure(runs: list[RunSeries], reference_run_id: str, name: str, last_n: int | None = None) -> go.Figure:
-    """Each run's series minus the reference run's, at the run's steps (reference interpolated)."""
+def difference_figure(runs: list[RunSeries], reference_run_id: str, name: str, last_n: int | None = None,
+                      smoothing: float = SMOOTHING) -> go.Figure:
+    """Each run's series minus the reference run's, at the run's steps (reference interpolated).
+
+    A per-step series is compared through its moving average (bucket means, `smoothing` per
+    step), as the training curves draw it; an evaluation series point by point.
+    """
     cols = colors(runs)
     start = view_start(runs, last_n)
     ref = next((r for r in runs if r.run_id == reference_run_id), None)
-    ref_xy = ref.series(name, start, max_points=None) if ref else None
+
+    def values(run):
+        if name in run.means:
+            return run.smoothed(name, smoothing, start, max_points=None)
+        return run.series(name, start, max_points=None)
+
+    ref_xy = values(ref) if ref else None
     traces = []
     for run, color in zip(runs, cols):
-        xy = run.series(name, start, max_points=None)
+        xy = values(run)
         if run is ref or xy is None or ref_xy is None:
             continue
         inside = (xy[0] >= ref_xy[0][0]) & (xy[0] <= ref_xy[0][-1])  # no extrapolation

@@ -1,4 +1,4 @@
-"""RunStore's series reads: raw or min/max-downsampled scalars, and array snapshots.
+"""RunStore's series reads: raw, min/max-downsampled or bucket-mean scalars, and array snapshots.
 
 Functions take a read connection and the run's and name's integer keys; RunStore resolves
 ids and hands out connections. `since` selects steps strictly greater than it (None: all).
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.smoothing import evenly
-from engine.store.summary import BASE, bucket_width, cover, downsample, point_agg
+from engine.store.summary import BASE, bucket_means, bucket_width, cover, downsample, point_agg
 
 NEVER = -(2**62)  # a step before every step
 EXPORT_FORMATS = ("csv", "parquet")
@@ -25,8 +25,10 @@ def empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0)
 
 
-def read_scalars(con: sqlite3.Connection, key: tuple[int, int], since: int | None, max_points: int | None):
-    """(steps, values) of one series after `since`; at most about max_points by bucket min/max."""
+def read_scalars(con: sqlite3.Connection, key: tuple[int, int], since: int | None, max_points: int | None,
+                 means: bool = False):
+    """(steps, values) of one series after `since`; at most about max_points by bucket min/max,
+    or with `means` by bucket means (each at its bucket's last step)."""
     after = NEVER if since is None else int(since)
     con.execute("BEGIN")  # one snapshot for the several queries below
     try:
@@ -39,12 +41,15 @@ def read_scalars(con: sqlite3.Connection, key: tuple[int, int], since: int | Non
         lo, hi = first[0], last[0]
         if hi - lo + 1 <= max_points:  # steps are unique integers: no more points than that
             return _raw(con, key, after, hi)
-        width, level = bucket_width(lo, hi, max_points)
+        # min/max give two points per bucket, a mean one: aim at the same number of points
+        width, level = bucket_width(lo, hi, 2 * max_points + 4 if means else max_points)
         rows = []
         for lv, a, b in cover(lo, hi, level):
             rows += _pieces(con, key, lv, a, b)
         if sum(r[0] for r in rows) <= max_points:  # sparse series: every point fits
             return _raw(con, key, after, hi)
+        if means:
+            return bucket_means(rows, width, hi)
         steps, values = downsample(rows, width)
         steps = np.concatenate([steps, [lo, hi]])
         values = np.concatenate([values, [_float(first[1]), _float(last[1])]])
@@ -70,7 +75,7 @@ def _pieces(con, key, level: int, a: int, b: int) -> list[tuple]:
         return [point_agg(s, _float(v)) for s, v in rows]
     w = BASE**level
     return con.execute(
-        "SELECT n, min_step, min_value, max_step, max_value, nan_step FROM summary"
+        "SELECT n, min_step, min_value, max_step, max_value, nan_step, total, valued FROM summary"
         " WHERE run = ? AND name = ? AND level = ? AND bucket >= ? AND bucket < ?",
         (*key, level, a // w, b // w),
     ).fetchall()

@@ -214,15 +214,17 @@ class RunStore:
         with self._reader() as con:
             return [r[0] for r in con.execute(q, (self._num(run_id), kind, kind))]
 
-    def scalars(self, run_id: str, name: str, since: int | None = None, max_points: int | None = None):
+    def scalars(self, run_id: str, name: str, since: int | None = None, max_points: int | None = None,
+                means: bool = False):
         """(steps int64, values float64) after `since`; with max_points, bucket min/max plus both ends.
 
         NaN and Inf survive downsampling: Inf as a bucket's min or max, NaN as the bucket's first NaN.
+        With `means`, each bucket's mean instead, at its last step: what a moving average reads.
         """
         num = self._num(run_id)
         with self._reader() as con:
             nid = self._find_name_id(con, name)
-            return empty() if nid is None else read_scalars(con, (num, nid), since, max_points)
+            return empty() if nid is None else read_scalars(con, (num, nid), since, max_points, means)
 
     def arrays(self, run_id: str, name: str, since: int | None = None, max_items: int | None = None):
         """(steps int64, [arrays]) after `since`, evenly thinned to max_items keeping the newest."""
@@ -230,6 +232,15 @@ class RunStore:
         with self._reader() as con:
             nid = self._find_name_id(con, name)
             return (np.zeros(0, np.int64), []) if nid is None else read_arrays(con, (num, nid), since, max_items)
+
+    def latest_scalar(self, run_id: str, name: str) -> tuple[int, float] | None:
+        """(step, value) of the newest point of a scalar series, or None."""
+        num = self._num(run_id)
+        q = "SELECT step, value FROM scalars WHERE run = ? AND name = ? ORDER BY step DESC LIMIT 1"
+        with self._reader() as con:
+            nid = self._find_name_id(con, name)
+            row = None if nid is None else con.execute(q, (num, nid)).fetchone()
+        return None if row is None else (row[0], float("nan") if row[1] is None else row[1])
 
     def latest_array(self, run_id: str, name: str) -> tuple[int, np.ndarray] | None:
         """(step, array) of the newest snapshot, or None."""

@@ -2,14 +2,16 @@
 
 Level 0 is the raw series. Level l >= 1 cuts the step axis into buckets of BASE**l steps by
 step value (bucket k holds steps k * BASE**l .. (k + 1) * BASE**l - 1) and keeps one row per
-bucket: the point count, the min and the max with the step where each first occurs, and the
-step of the first NaN. The writer appends a bucket's row in the same commit as the first point
+bucket: the point count, the min and the max with the step where each first occurs, the
+step of the first NaN, and the sum and count of the values that are not NaN (for means). The writer appends a bucket's row in the same commit as the first point
 that lies past it, so a reader whose newest point is at step `hi` finds every bucket that ends
 at or before `hi`, and covers the rest from finer levels and the raw tail.
 
 A downsampled read over steps lo..hi picks an output bucket width W (`bucket_width`, a multiple
 of a level's width) and returns, per output bucket `step // W`, the min point, the max point
-and the first NaN point, plus the first and last point of the range. It reads at most about
+and the first NaN point, plus the first and last point of the range (`downsample`: spikes
+survive), or the mean of each output bucket at the bucket's last step (`bucket_means`: what
+a moving average must be computed from; min and max would bias it). It reads at most about
 BASE * max_points / 2 summary rows plus a few dozen finer ones, whatever the series length.
 """
 
@@ -20,16 +22,17 @@ import numpy as np
 BASE = 8  # bucket width grows by this factor per level
 LEVELS = 7  # widths 8 .. 8**7 (about 2.1 M steps)
 
-# One bucket's aggregate: (count, min_step, min, max_step, max, nan_step).
-# min/max and their steps are None when the bucket holds only NaN; nan_step is None without NaN.
+# One bucket's aggregate: (count, min_step, min, max_step, max, nan_step, total, valued).
+# min/max and their steps are None when the bucket holds only NaN; nan_step is None without NaN;
+# total is the sum of the values that are not NaN (Inf included), valued how many there are.
 Agg = tuple
 
 
 def point_agg(step: int, value: float) -> Agg:
     """The aggregate of a single point."""
     if value != value:  # NaN
-        return (1, None, None, None, None, step)
-    return (1, step, value, step, value, None)
+        return (1, None, None, None, None, step, 0.0, 0)
+    return (1, step, value, step, value, None, value, 1)
 
 
 def merge(a: Agg | None, b: Agg | None) -> Agg | None:
@@ -39,7 +42,7 @@ def merge(a: Agg | None, b: Agg | None) -> Agg | None:
     lo = a if b[2] is None or (a[2] is not None and a[2] <= b[2]) else b
     hi = a if b[4] is None or (a[4] is not None and a[4] >= b[4]) else b
     nan_step = a[5] if a[5] is not None else b[5]
-    return (a[0] + b[0], lo[1], lo[2], hi[3], hi[4], nan_step)
+    return (a[0] + b[0], lo[1], lo[2], hi[3], hi[4], nan_step, a[6] + b[6], a[7] + b[7])
 
 
 class SeriesSummary:
@@ -85,16 +88,16 @@ def add_point(a: Agg | None, step: int, value: float) -> Agg:
     """merge(a, point_agg(step, value)) without building the point (the per-point hot path)."""
     if a is None:
         return point_agg(step, value)
-    n, s0, lo, s1, hi, sn = a
+    n, s0, lo, s1, hi, sn, total, valued = a
     if value != value:  # NaN
-        return (n + 1, s0, lo, s1, hi, step if sn is None else sn)
+        return (n + 1, s0, lo, s1, hi, step if sn is None else sn, total, valued)
     if lo is None:
-        return (n + 1, step, value, step, value, sn)
+        return (n + 1, step, value, step, value, sn, total + value, valued + 1)
     if value < lo:
         lo, s0 = value, step
     if value > hi:
         hi, s1 = value, step
-    return (n + 1, s0, lo, s1, hi, sn)
+    return (n + 1, s0, lo, s1, hi, sn, total + value, valued + 1)
 
 
 def bucket_width(first: int, last: int, max_points: int) -> tuple[int, int]:
@@ -136,7 +139,7 @@ def downsample(rows: list[Agg], width: int) -> tuple[np.ndarray, np.ndarray]:
     """Per output bucket (min_step // width) the min, max and first-NaN points, in step order."""
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0)
-    n, min_step, mn, max_step, mx, nan_step = zip(*rows)
+    n, min_step, mn, max_step, mx, nan_step, _, _ = zip(*rows)
     has = np.array([s is not None for s in min_step])
     steps, values = [], []
     if has.any():
@@ -161,3 +164,20 @@ def downsample(rows: list[Agg], width: int) -> tuple[np.ndarray, np.ndarray]:
         steps.append(snan)
         values.append(np.full(len(snan), np.nan))
     return np.concatenate(steps), np.concatenate(values)
+
+
+def bucket_means(rows: list[Agg], width: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output bucket (step // width) the mean of its values, at the bucket's last step (hi at most).
+
+    A bucket of NaN alone is NaN. Each row lies within one output bucket, so any of its steps names it.
+    """
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0)
+    bucket = np.array([(r[1] if r[1] is not None else r[5]) // width for r in rows], np.int64)
+    total = np.array([r[6] for r in rows], float)
+    valued = np.array([r[7] for r in rows], float)
+    ids, where = np.unique(bucket, return_inverse=True)
+    sums, counts = np.bincount(where, total, len(ids)), np.bincount(where, valued, len(ids))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return np.minimum((ids + 1) * width - 1, hi), means

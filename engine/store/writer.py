@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS scalars (run INTEGER, name INTEGER, step INTEGER, val
     PRIMARY KEY (run, name, step)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS summary (run INTEGER, name INTEGER, level INTEGER, bucket INTEGER,
     n INTEGER, min_step INTEGER, min_value REAL, max_step INTEGER, max_value REAL, nan_step INTEGER,
-    PRIMARY KEY (run, name, level, bucket)) WITHOUT ROWID;
+    total REAL, valued INTEGER, PRIMARY KEY (run, name, level, bucket)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS arrays (id INTEGER PRIMARY KEY, run INTEGER, name INTEGER, step INTEGER,
     dtype TEXT, shape TEXT, data BLOB, UNIQUE (run, name, step));
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, run INTEGER, step INTEGER, kind TEXT,
@@ -48,11 +48,12 @@ CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, run INTEGER, step INT
 CREATE INDEX IF NOT EXISTS events_run ON events (run, step);
 CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, run INTEGER, step INTEGER, text TEXT);
 CREATE INDEX IF NOT EXISTS texts_run ON texts (run, step);
-PRAGMA user_version = 1;
 COMMIT;
 """
+VERSION = 2  # 2: summary rows hold the sum and count of their values (bucket means)
 
 RUN_TABLES = ("scalars", "summary", "series", "arrays", "events", "texts")
+SUMMARY_MARKS = ", ".join("?" * 12)  # run, name, level, bucket and an Agg of 8
 
 
 def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
@@ -71,8 +72,37 @@ def create_schema(path: str) -> None:
     try:
         con.execute("PRAGMA journal_mode = WAL")
         con.executescript(SCHEMA)
+        if con.execute("PRAGMA user_version").fetchone()[0] < VERSION:
+            _upgrade(con)
     finally:
         con.close()
+
+
+def _upgrade(con: sqlite3.Connection) -> None:
+    """Bring a store written by an older version up to VERSION (once; rebuilds the summaries)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {r[1] for r in con.execute("PRAGMA table_info(summary)")}
+        if "total" not in columns:  # version 1: no sums in the summary rows
+            con.execute("ALTER TABLE summary ADD COLUMN total REAL")
+            con.execute("ALTER TABLE summary ADD COLUMN valued INTEGER")
+            for key in con.execute("SELECT run, name FROM series WHERE kind = 'scalar'").fetchall():
+                rebuild_summary(con, key)
+        con.execute(f"PRAGMA user_version = {VERSION}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def rebuild_summary(con: sqlite3.Connection, key: tuple[int, int]) -> SeriesSummary:
+    """Recompute one series' summary rows from its raw points; the summary state it ends in."""
+    con.execute("DELETE FROM summary WHERE run = ? AND name = ?", key)
+    state, rows = SeriesSummary(), []
+    for step, value in con.execute("SELECT step, value FROM scalars WHERE run = ? AND name = ? ORDER BY step", key):
+        rows += state.push(step, float("nan") if value is None else value)
+    con.executemany(f"INSERT INTO summary VALUES ({SUMMARY_MARKS})", [(*key, lv, k, *a) for lv, k, a in rows])
+    return state
 
 
 class Writer:
@@ -239,7 +269,7 @@ class Writer:
 
     def _write(self, con: sqlite3.Connection, p: Pending) -> int:
         con.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", p.scalars)
-        con.executemany("INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p.summary)
+        con.executemany(f"INSERT OR REPLACE INTO summary VALUES ({SUMMARY_MARKS})", p.summary)
         con.executemany(
             "INSERT OR REPLACE INTO arrays (run, name, step, dtype, shape, data) VALUES (?, ?, ?, ?, ?, ?)", p.arrays
         )
@@ -274,14 +304,7 @@ class Writer:
 
     def _rebuild(self, con: sqlite3.Connection, key: tuple[int, int]) -> None:
         """Recompute one series' summary from its raw points (rare: resumed or rewritten series)."""
-        con.execute("DELETE FROM summary WHERE run = ? AND name = ?", key)
-        state, rows = SeriesSummary(), []
-        for step, value in con.execute("SELECT step, value FROM scalars WHERE run = ? AND name = ? ORDER BY step", key):
-            rows += state.push(step, float("nan") if value is None else value)
-        con.executemany(
-            "INSERT INTO summary VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*key, lv, k, *a) for lv, k, a in rows]
-        )
-        self._series[key] = state
+        self._series[key] = rebuild_summary(con, key)
 
     def _name_id_or_insert(self, con: sqlite3.Connection, name: str) -> int:
         """The id of a series name, adding the name on first use."""
