@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import controls, resources, starting, state
+from app import controls, starting, state, store_problem
 from app.resources import Engine
 
 
@@ -18,7 +18,7 @@ def begin(page: str) -> Engine:
     state.follow_goto(page)
     state.keep_widget_values()
     state.read_url_once()
-    eng = resources.engine()
+    eng = store_problem.engine_or_stop()
     with st.sidebar:
         _warnings()
         run_picker(eng)

@@ -45,9 +45,14 @@ def _engine(path: str, workers: int | None) -> Engine:
 
 
 def engine() -> Engine:
-    """The process-wide engine for the store named by $RNNLAB_STORE."""
+    """The process-wide engine for the store named by $RNNLAB_STORE (StoreError when it cannot be opened)."""
     workers = os.environ.get("RNNLAB_WORKERS")
     return _engine(str(default_path()), int(workers) if workers else None)
+
+
+def forget_engine() -> None:
+    """Drop the cached engine (after its store file was replaced); the next call opens the store anew."""
+    _engine.clear()
 
 
 def refresh_seconds() -> float:

@@ -24,7 +24,7 @@ import torch
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
 from engine.lessons.cli import run_lesson_command
 from engine.series import declared
-from engine.store import RunStore
+from engine.store import RunStore, StoreError
 from engine.trainer import RECENT, Trainer, run_to_end
 
 
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except ConfigError as err:
         print(f"error: setting {err}", file=sys.stderr)
+        return 2
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     except (KeyError, FileNotFoundError, ValueError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
@@ -103,7 +106,7 @@ def cmd_train(args) -> int:
     bar = ProgressBar(cfg.max_steps, quiet=args.quiet)
     status = run_to_end(trainer, on_step=bar.update)
     bar.update(trainer, final=True)
-    message = store.run(run_id).message
+    message = trainer.message
     print(f"\n{status}: {_final_line(store, run_id)}" + (f" ({message})" if message else ""), file=sys.stderr)
     print(run_id)
     store.close()

@@ -23,6 +23,7 @@ ended, for the JobManager, the CLI and any other caller.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import random
 import traceback
@@ -51,8 +52,10 @@ from engine.probe_runner import ProbeRunner
 from engine.probes import ProbeContext
 from engine.sampling import sample_text
 from engine.series import Series
+from engine.store import StoreError
 from engine.store.checkpoints import save_checkpoint
 
+log = logging.getLogger(__name__)
 RECENT = 20  # batches behind "the recent training loss" (status lines, progress bar, final summary)
 SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
 
@@ -96,6 +99,7 @@ class Trainer:
         self.resume = resume  # a snapshot dict from a parent run, for forks
         self.step_index = 0
         self.status = "queued"
+        self.message: str | None = None  # why the run ended, when it did not simply finish
         # built by start(); None until then (a run can end before it starts)
         self.device = self.task = self.model = self.optimizer = self.schedule = None
         self.probes = self.eval_cadence = self.batches = None
@@ -234,25 +238,44 @@ class Trainer:
         """End the run: decide its final status from how its loop ended, record why, finish. Never raises.
 
         No error: 'stopped' if a stop was asked for, else 'done'. Diverged: 'diverged'. Stopped or
-        KeyboardInterrupt: 'stopped'. Anything else: 'failed', with the traceback in an event.
+        KeyboardInterrupt: 'stopped'. A store that stopped taking records: 'failed', saying which
+        steps are stored. Anything else: 'failed', with the traceback in an event. The status and
+        message are kept in `status` and `message` even when the store can take nothing more.
         """
-        status, message = "done", None
+        status, message, event = "done", None, None
         if error is None and self.controls.stop.is_set():
             status = "stopped"
         elif isinstance(error, Diverged):
             status, message = "diverged", str(error)
-            self.store.add_event(self.run_id, self.step_index, "diverged", message)
+            event = ("diverged", message, None)
         elif isinstance(error, Stopped | KeyboardInterrupt):
             status, message = "stopped", str(error) or "stopped by Ctrl-C"
-            self.store.add_event(self.run_id, self.step_index, "stopped", message)
+            event = ("stopped", message, None)
+        elif isinstance(error, StoreError):
+            status, message = "failed", f"{error} Steps before {self._stored_step()} are stored; none after."
         elif error is not None:
             status, message = "failed", f"{type(error).__name__}: {error}"
-            self.store.add_event(self.run_id, self.step_index, "error", message, {"traceback": _trace(error)})
+            event = ("error", message, {"traceback": _trace(error)})
+        self.message = message
         try:
+            if event is not None:
+                self.store.add_event(self.run_id, self.step_index, *event)
             self.finish(status, message)
-        except Exception:  # the summary or checkpoint failed: the status must still land
-            self.set_status(status, message)
+        except Exception as err:  # the store failed meanwhile: the status must still land where it can
+            log.error("run %s ended %s, but its summary could not be written: %s", self.run_id, status, err)
+            self.status = status
+            try:
+                self.store.set_status(self.run_id, status, message)
+            except Exception:  # nothing can be written: crash recovery will mark the run interrupted
+                log.error("run %s: its final status could not be stored either", self.run_id)
         return status
+
+    def _stored_step(self) -> int:
+        """The run's step as the store has it: every step before it is committed."""
+        try:
+            return self.store.run(self.run_id).step
+        except Exception:
+            return 0
 
     def finish(self, status: str = "done", message: str | None = None) -> None:
         """Write the final summary and checkpoint, set the final status, flush the store."""

@@ -6,7 +6,8 @@ checkpoints forks continue from (checkpoints).
     store = RunStore()      # $RNNLAB_STORE or ~/.rnnlab/runs.sqlite
 """
 
+from engine.store.errors import StoreError
 from engine.store.runs import ACTIVE, STATUSES, Event, RunInfo
 from engine.store.runstore import RunStore, default_path
 
-__all__ = ["ACTIVE", "STATUSES", "Event", "RunInfo", "RunStore", "default_path"]
+__all__ = ["ACTIVE", "STATUSES", "Event", "RunInfo", "RunStore", "StoreError", "default_path"]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.store.errors import StoreError
 from engine.store.read import EXPORT_FORMATS, NEVER, decode, empty, read_arrays, read_scalars, write_table
 from engine.store.runs import (
     ACTIVE,
@@ -56,8 +57,12 @@ class RunStore:
 
     def __init__(self, path: str | os.PathLike | None = None, commit_every: float = 0.5):
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        create_schema(str(self.path))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(self.path, f"its folder cannot be made ({e.strerror})",
+                             "Set RNNLAB_STORE to a file in a folder you can write.") from None
+        create_schema(str(self.path))  # raises StoreError naming the file for a corrupt or read-only one
         self._nums: dict[str, int] = {}  # run id -> integer key used by the bulky tables
         self._names: dict[str, int] = {}  # series name -> id, as readers have found them
         self._pool: list[sqlite3.Connection] = []  # idle read connections, one borrowed per read
@@ -201,6 +206,11 @@ class RunStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def failure(self) -> StoreError | None:
+        """Why records are refused since a commit failed (None while the store works)."""
+        return self._writer.failure
 
     def stats(self) -> dict:
         """Writer figures: commits, rows, seconds spent committing, the longest commit, queued records."""

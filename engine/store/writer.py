@@ -18,6 +18,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 
+from engine.store.errors import StoreError, explain
 from engine.store.summary import SeriesSummary
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,17 @@ def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
 
 def create_schema(path: str) -> None:
     """Switch the file to WAL and create the tables if they are missing (idempotent)."""
-    con = connect(path)
+    try:
+        con = connect(path)
+    except sqlite3.Error as e:
+        raise explain(path, e) from None
     try:
         con.execute("PRAGMA journal_mode = WAL")
         con.executescript(SCHEMA)
         if con.execute("PRAGMA user_version").fetchone()[0] < VERSION:
             _upgrade(con)
+    except sqlite3.Error as e:
+        raise explain(path, e) from None
     finally:
         con.close()
 
@@ -115,6 +121,10 @@ class Writer:
         self.stats = {"commits": 0, "rows": 0, "seconds": 0.0, "max_seconds": 0.0}
         self._wake = threading.Event()
         self._stopping = False
+        # the first failed commit of records: from then on records are refused (put_* raise it), so
+        # a run stops at once instead of training on while its records are dropped
+        self.failure: StoreError | None = None
+        self.lost = 0  # records dropped by failed commits
         self._series: dict[tuple[int, int], SeriesSummary | None] = {}  # None: rebuild from the store
         self._names: dict[str, int] = {}
         self._arrays_seen: set[tuple[int, int]] = set()
@@ -148,6 +158,8 @@ class Writer:
     def _put(self, stage, *args) -> None:
         if self._stopping:
             raise RuntimeError("RunStore is closed")
+        if self.failure is not None and stage is not None:
+            raise self.failure
         self.queue.append((stage, args))
 
     def call(self, fn, timeout: float | None = None):
@@ -211,13 +223,18 @@ class Writer:
         except Exception as e:
             if con.in_transaction:
                 con.execute("ROLLBACK")
-            log.exception("store commit failed; %d records lost", len(batch))
+            error = explain(self.path, e)
+            records = sum(stage is not None for stage, _ in batch)
+            self.lost += records
+            if records and self.failure is None:
+                self.failure = error
+                log.error("%s (%d records not written; further records are refused)", error, records)
             self._series.clear()  # states may hold rolled-back points: rebuilt from the store on next use
             self._names.clear()
             self._arrays_seen.clear()
             for stage, args in batch:
                 if stage is None:
-                    args[1].set_exception(e)
+                    args[1].set_exception(error)
             return False
         for fut, result in done:
             fut.set_result(result)
