@@ -12,6 +12,7 @@ import itertools
 import streamlit as st
 
 from app import controls, state
+from data import DataError
 from engine.config import FIELD_BY_NAME, FIELDS, ConfigError, RunConfig, format_value, parse_value
 
 ERROR_KEY = "_start_error"
@@ -30,7 +31,7 @@ def _start(eng) -> None:
     try:
         cfg = controls.to_config(current_values())
         run_id = eng.jobs.submit(cfg, label=controls.describe(cfg))
-    except ConfigError as e:
+    except (ConfigError, DataError) as e:  # a bad value, a model too large, a corpus that cannot be read
         st.session_state[ERROR_KEY] = str(e)
         return
     state.show([run_id], "live")
@@ -151,7 +152,7 @@ def _compare(eng) -> None:
     try:
         base, variants = _compare_plan()
         _, run_ids = eng.jobs.submit_group(RunConfig(**base), variants)
-    except ConfigError as e:
+    except (ConfigError, DataError) as e:
         st.session_state[ERROR_KEY + "_cmp"] = str(e)
         return
     state.show(run_ids, "compare")

@@ -23,6 +23,7 @@ import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
 from engine.lessons.cli import run_lesson_command
+from engine.preflight import preflight
 from engine.series import declared
 from engine.store import RunStore, StoreError
 from engine.trainer import RECENT, Trainer, run_to_end
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (KeyError, FileNotFoundError, ValueError) as err:
+    except (KeyError, FileNotFoundError, ValueError) as err:  # DataError is a ValueError
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
 
@@ -97,10 +98,11 @@ def config_from_args(pairs: list[str], steps: int | None = None) -> RunConfig:
 def cmd_train(args) -> int:
     cfg = config_from_args(args.set, args.steps)
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
+    task = preflight(cfg)  # opens the corpus and checks the memory: a bad one leaves no run behind
     store = RunStore()
     store.recover()
     run_id = store.create_run(cfg.to_dict(), label=args.label)
-    trainer = Trainer(cfg, store, run_id)
+    trainer = Trainer(cfg, store, run_id, task=task)
     print(f"run {run_id}: {cfg.cell} on {cfg.task}" + (f" ({cfg.corpus})" if cfg.task in ("text", "lines") else "")
           + f", {cfg.max_steps} steps; store {store.path}", file=sys.stderr)
     bar = ProgressBar(cfg.max_steps, quiet=args.quiet)

@@ -23,6 +23,7 @@ import torch
 
 from engine.config import RunConfig
 from engine.diagnosis import observers_for
+from engine.preflight import preflight
 from engine.store.checkpoints import load_checkpoint
 from engine.trainer import Trainer
 
@@ -60,21 +61,25 @@ class JobManager:
 
     # ---- submitting ------------------------------------------------------------------
     def submit(self, cfg: RunConfig, label: str | None = None) -> str:
-        """Queue one run; returns its id."""
+        """Queue one run; returns its id. A corpus that cannot be opened (DataError) or a model too large
+        for the memory (ConfigError) is refused before anything is stored."""
+        task = preflight(cfg)
         run_id = self.store.create_run(cfg.to_dict(), label=label)
-        self._enqueue([self._trainer(run_id, cfg)])
+        self._enqueue([self._trainer(run_id, cfg, task=task)])
         return run_id
 
     def submit_group(self, base: RunConfig, variants: dict[str, dict], lesson: str | None = None,
                      ) -> tuple[str, list[str]]:
         """Queue runs that differ from `base` by `variants` (label -> overrides), in lockstep.
 
-        Every variant's config is built before anything is stored: a bad one raises ConfigError.
+        Every variant's config and data are built before anything is stored: a bad one raises
+        ConfigError (or DataError for a corpus that cannot be opened).
         """
         configs = {label: base.replace(**overrides) for label, overrides in variants.items()}
+        tasks = {label: preflight(cfg) for label, cfg in configs.items()}
         group_id = "g-" + uuid.uuid4().hex[:8]
         trainers = [self._trainer(self.store.create_run(cfg.to_dict(), label=label, group_id=group_id, lesson=lesson),
-                                  cfg) for label, cfg in configs.items()]
+                                  cfg, task=tasks[label]) for label, cfg in configs.items()]
         self._enqueue(trainers)
         return group_id, [t.run_id for t in trainers]
 
@@ -176,8 +181,8 @@ class JobManager:
         self.store.flush()
 
     # ---- scheduling ------------------------------------------------------------------
-    def _trainer(self, run_id: str, cfg: RunConfig, resume: dict | None = None) -> Trainer:
-        return Trainer(cfg, self.store, run_id, observers=self.observers(cfg), resume=resume)
+    def _trainer(self, run_id: str, cfg: RunConfig, resume: dict | None = None, task=None) -> Trainer:
+        return Trainer(cfg, self.store, run_id, observers=self.observers(cfg), resume=resume, task=task)
 
     def _live(self, run_id: str) -> Trainer:
         trainer = self._trainers.get(run_id)

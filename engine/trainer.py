@@ -90,7 +90,7 @@ class Trainer:
     """Trains one RunConfig, recording into `store` under `run_id`."""
 
     def __init__(self, cfg, store, run_id: str, controls: RunControls | None = None,
-                 observers: list[Observer] = (), resume: dict | None = None):
+                 observers: list[Observer] = (), resume: dict | None = None, task=None):
         self.cfg = cfg  # a RunConfig is valid by construction
         self.store = store
         self.run_id = run_id
@@ -101,7 +101,8 @@ class Trainer:
         self.status = "queued"
         self.message: str | None = None  # why the run ended, when it did not simply finish
         # built by start(); None until then (a run can end before it starts)
-        self.device = self.task = self.model = self.optimizer = self.schedule = None
+        self.task = task  # built by preflight (engine/preflight.py) when given, else by start()
+        self.device = self.model = self.optimizer = self.schedule = None
         self.probes = self.eval_cadence = self.batches = None
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.bpe, self.epoch = 1, 0
@@ -122,7 +123,7 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         random.seed(cfg.seed)
         self.device = pick_device(cfg.device)
-        self.task = make_task(cfg)
+        self.task = self.task or make_task(cfg)
         self.model = RecurrentLM(cfg, self.task)
         initialise(self.model, cfg)
         self.model.to(self.device)
