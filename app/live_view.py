@@ -107,6 +107,7 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
     def body():
         if state.pending_rerun():  # a button in here changed the shown runs: redraw the whole page
             st.rerun()
+        eng.notice_dead_runs()
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
         runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))

@@ -14,6 +14,7 @@ Settings from the environment:
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from engine.jobs import JobManager
 from engine.store import RunStore, default_path
 
 
+RECOVER_EVERY = 15.0  # seconds between checks for runs whose process is gone (a killed CLI run, say)
+
+
 @dataclass
 class Engine:
     """What the pages talk to: the store (read), the job manager (act) and the shared read cache."""
@@ -31,6 +35,20 @@ class Engine:
     store: RunStore
     jobs: JobManager
     cache: SeriesCache
+    checked: float = 0.0  # time.monotonic() of the last check for dead runs
+
+    def notice_dead_runs(self) -> list[str]:
+        """Mark runs whose process is gone as interrupted, at most every RECOVER_EVERY seconds.
+
+        Recovery at start-up alone left a killed CLI run `running` on an open dashboard for ever;
+        this runs on page loads and live refreshes, so such a run is marked within a minute
+        (at once when its process was on this host, after STALE_AFTER without a heartbeat otherwise).
+        """
+        now = time.monotonic()
+        if now - self.checked < RECOVER_EVERY:
+            return []
+        self.checked = now
+        return self.store.recover()
 
     def close(self) -> None:
         """Stop the workers first (they write to the store), then close the store."""

@@ -24,6 +24,7 @@ def engine_or_stop():
                  icon=":material/database:")
         _fresh_store_offer(Path(err.path))
         st.stop()
+    eng.notice_dead_runs()
     if eng.store.failure is not None:
         err = eng.store.failure
         st.error(f"**The run store stopped taking records.** `{err.path}`: {err.problem}. Runs that were "

@@ -31,3 +31,24 @@ def test_a_store_that_stopped_taking_records_says_so(monkeypatch):
     at = app().run()
     no_exceptions(at)
     assert "stopped taking records" in texts(at.error) and str(eng.store.path) in texts(at.error)
+
+
+def test_a_run_whose_process_died_is_noticed_while_the_dashboard_runs(monkeypatch):
+    """A CLI run killed after the dashboard started does not stay `running` on it."""
+    import subprocess
+    import sys
+
+    from app import resources
+
+    monkeypatch.setattr(resources, "RECOVER_EVERY", 0.0)
+    at = app().run()  # the dashboard is up: its start-up recovery has run
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store = engine().store
+    run_id = store.create_run({"cell": "gru"}, status="running")
+    store._writer.disown(store._num(run_id))  # as if another process, now gone, owned it
+    store._writer.call(lambda con: con.execute("UPDATE runs SET pid = ? WHERE id = ?", (int(dead.stdout), run_id)))
+    assert store.run(run_id).status == "running"
+    at.run()
+    no_exceptions(at)
+    info = store.run(run_id)
+    assert info.status == "interrupted" and "is gone" in info.message
