@@ -3,7 +3,7 @@
 Every series a run records is declared as a `Series` on the class or module that records it:
 the Trainer's per-step and evaluation series in engine/trainer.py, the learning rate and the
 plateau state in engine/optim.py (LrSchedule), clipping in engine/optim.py, each probe's on
-its probe class (engine/probes.py), the step timer's in engine/diagnosis.py. The charts name
+its probe class (engine/probes/), the step timer's in engine/diagnosis.py. The charts name
 what they read with these objects, the lessons and diagnosis rules read through them, and
 docs/contracts.md lists them (a test checks the list against `declared()`).
 

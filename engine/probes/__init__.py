@@ -1,0 +1,59 @@
+"""Probes: one small class per measurement, run by the trainer every `probe_every` steps.
+
+Files by subject: base (ProbeContext, the Probe base, batch helpers), gradients (histograms of
+log10 |g|), weights (norms, update ratios), spectra (W_h per gate), reach (||dL_T/dh_t|| back
+through time), activations (saturation, dead units, logits). `from engine.probes import ...`
+reaches every public name.
+
+Each probe class declares the series it records (`series`, engine/series.py) and names them
+with `Series.at(...)`. Probes never plot or print, leave no hooks, never retain_grad and never
+touch a parameter's .grad. Do not call them under torch.inference_mode: the reach probe needs
+autograd.
+
+Measured cost, LSTM H=128, T=64, B=32, vocab 65, one CPU thread, against a 12 ms training
+step: spectrum 28-33 ms (four 128 x 128 gate blocks: about 2.5 steps), gradient reach 13 ms
+on 8 sequences (18 ms on 16), gradient histograms 0.6 ms, hidden 0.6 ms, output 0.35 ms,
+weights 0.2 ms; about 3.9 training steps in all. The trainer's ProbeBudget stretches the
+probe interval to keep that within its share of the time.
+"""
+
+from engine.probes.activations import SATURATED, HiddenProbe, OutputProbe
+from engine.probes.base import Probe, ProbeContext, first_sequences, real_positions
+from engine.probes.gradients import GRAD_HIST_EDGES, GradHistogramProbe, log_histogram
+from engine.probes.reach import REACH_FLOOR, REACH_SEQUENCES, GradientReachProbe, reach_series, step_norms
+from engine.probes.spectra import SpectrumProbe, spectrum
+from engine.probes.weights import WeightProbe
+
+# every probe class, in the order they run (light ones first)
+PROBES = (GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe, SpectrumProbe, GradientReachProbe)
+
+
+def default_probes(cfg) -> list[Probe]:
+    """Every probe the dashboard charts (none when probe_every is 0)."""
+    if cfg.probe_every == 0:
+        return []
+    return [probe() for probe in PROBES]
+
+
+__all__ = [
+    "GRAD_HIST_EDGES",
+    "PROBES",
+    "REACH_FLOOR",
+    "REACH_SEQUENCES",
+    "SATURATED",
+    "GradHistogramProbe",
+    "GradientReachProbe",
+    "HiddenProbe",
+    "OutputProbe",
+    "Probe",
+    "ProbeContext",
+    "SpectrumProbe",
+    "WeightProbe",
+    "default_probes",
+    "first_sequences",
+    "log_histogram",
+    "real_positions",
+    "reach_series",
+    "spectrum",
+    "step_norms",
+]

@@ -1,0 +1,70 @@
+"""What every probe shares: the context a probe step sees, the no-op Probe base, and batch helpers.
+
+On a probe step the trainer builds one ProbeContext and calls, for every probe in order:
+
+    loss.backward()
+    measured = {}; [measured.update(p.after_backward(ctx)) for p in probes]  # grads exist, unclipped
+    clip; optimizer.step()
+    [measured.update(p.after_step(ctx)) for p in probes]                     # weights updated
+
+Both calls happen on the same step, after_backward first (WeightProbe keeps the weights
+before the update then). Each returns {series name: float | np.ndarray}, detached, on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.series import Series
+
+
+@dataclass
+class ProbeContext:
+    """What one probe step sees; the trainer fills it once after backward and reuses it after the step."""
+
+    model: Any  # RecurrentLM
+    task: Any  # data.Task: loss, last_loss, loss_kind
+    batch: Any  # data.Batch: x, y, lengths
+    out: torch.Tensor  # (B, T, O) outputs of this step's training forward
+    hiddens: list[torch.Tensor]  # per layer (B, T, H) from the same forward
+    step: int
+    cfg: Any  # RunConfig
+
+
+class Probe:
+    """No-op base: override one of the two moments, and declare what you record in `series`."""
+
+    heavy = False  # heavy probes (spectra, Jacobians, gradient reach) run under the time budget, light ones every probe_every
+    series: tuple[Series, ...] = ()
+
+    def after_backward(self, ctx: ProbeContext) -> dict:
+        """Called after loss.backward() and before clipping and the optimizer step."""
+        return {}
+
+    def after_step(self, ctx: ProbeContext) -> dict:
+        """Called after optimizer.step() on the same step."""
+        return {}
+
+
+def first_sequences(batch, b: int):
+    """The batch cut to its first b sequences: every tensor field whose first dim is B is sliced."""
+    B = batch.x.shape[0]
+    names = [f.name for f in dataclasses.fields(batch)] if dataclasses.is_dataclass(batch) else list(vars(batch))
+    cut = {}
+    for n in names:
+        v = getattr(batch, n)
+        cut[n] = v[:b] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == B else v
+    if dataclasses.is_dataclass(batch):
+        return dataclasses.replace(batch, **cut)
+    return type(batch)(**cut)  # e.g. a SimpleNamespace in tests
+
+
+def real_positions(batch, T: int, device) -> torch.Tensor | None:
+    """(B, T) bool, True at real (non-pad) positions; None when every sequence is full length."""
+    if batch.lengths is None:
+        return None
+    return torch.arange(T, device=device)[None, :] < batch.lengths.to(device)[:, None]
