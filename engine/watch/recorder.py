@@ -1,0 +1,295 @@
+"""Recorder: a user's own PyTorch loop, recorded into the run store with the engine's probes.
+
+    from engine import watch
+    rec = watch(model, optimizer, name="my lstm", config={"lr": 3e-3})   # engine/watch/__init__.py
+    for x, y in batches:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad(); loss.backward()
+        rec.after_backward(loss)       # gradients exist, not yet clipped or stepped
+        clip_grad_norm_(model.parameters(), 1.0); optimizer.step()
+        rec.after_step()               # the step is recorded; a pause from the dashboard waits here
+    rec.close()                        # or: with watch(...) as rec: ...
+
+Every step records what the engine records (docs/contracts.md): train/loss, train/loss_ema,
+train/ppl and train/ppl_ema (loss_kind 'ce'), lr (the optimizer's first group), grad/norm over
+every parameter of the model (before your clipping, at after_backward), grad/norm_clipped (at
+after_step, before the optimizer zeroes the gradients: after your clipping), grad/clipped and
+time/step_ms. On probe steps, within the engine's probe budget: gradient histograms and weight
+norms (the engine's own probe classes), W_h spectra, hidden-state saturation and gradient reach
+(measure.py). Step s describes the model after s updates, as in an engine run.
+
+The run is marked as recorded by watch (summary 'source'), so the dashboard shows it beside
+engine runs, offers Pause and Stop (remote.py) and no fork or live edits. What this model
+cannot give is recorded in summary['unmeasured'] and as one 'diagnosis' event per finding, which
+the Live page lists.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import sys
+import time
+import traceback
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.probes import GradHistogramProbe, ProbeContext, WeightProbe
+from engine.store import RunStore
+from engine.trainer import EMA_BETA
+from engine.watch import SOURCE, measure
+from engine.watch.capture import Capture
+from engine.watch.layers import find_layers, static_gaps
+from engine.watch.remote import Remote, StopRequested
+from engine.watch.schedule import Schedule
+from engine.watch.settings import Settings
+
+
+class Recorder:
+    """Records one run of a user's loop; made by watch()."""
+
+    def __init__(self, model: nn.Module, optimizer, settings: Settings, store: RunStore | None = None):
+        self.model, self.optimizer, self.settings = model, optimizer, settings
+        self.own_store = store is None
+        self.store = RunStore() if store is None else store
+        self.layers = find_layers(model)
+        self.capture = Capture(measure.fused_modules(self.layers))
+        self.schedule = Schedule(settings.probe_every, settings.probe_budget)
+        self.light = [GradHistogramProbe(), WeightProbe()]  # the engine's own: they read model.named_parameters()
+        self.step = 0
+        self.closed = False
+        self.status = "running"
+        self.summary: dict = {}
+        self._pending: dict | None = None  # this step's records between after_backward and after_step
+        self._measured: dict = {}
+        self._loss_ema = 0.0
+        self._gaps: dict[str, str] = {}
+        self._probed = False  # light probes ran at this step's after_backward (the weights' "before")
+        self._create_run()
+        self.remote = Remote(self.store, self.run_id)
+        self._begin_step()
+        atexit.register(self._at_exit)
+
+    # ---- the two moments of a step ----------------------------------------------------------
+
+    def after_backward(self, loss) -> None:
+        """Call after loss.backward(), before clipping and optimizer.step(): records the loss and raw gradients."""
+        self._check_open("after_backward")
+        if self._pending is not None:
+            raise RuntimeError(f"after_backward() was called twice at step {self.step} without after_step(): "
+                               "call rec.after_step() after optimizer.step()")
+        grads = self._grads()
+        if not grads:
+            raise ValueError("after_backward(loss) found no gradients on the model's parameters: call it after "
+                             "loss.backward() and before optimizer.zero_grad()")
+        value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
+        norm = float(torch.nn.utils.get_total_norm(grads))  # as clip_grad_norm_ computes and returns it
+        self._pending = {"train/loss": value, "lr": float(self.optimizer.param_groups[0]["lr"]), "grad/norm": norm}
+        self._measured = {}
+        finite = math.isfinite(value) and math.isfinite(norm)
+        if not finite:
+            self._diverged(value, norm)
+        elif self.schedule.any:
+            self._probe_after_backward()
+        self._probed = finite and self.schedule.light
+        self.capture.remove()  # hooks live for one probe step only
+
+    def after_step(self) -> None:
+        """Call after optimizer.step() (before zeroing gradients): records the step; may pause or stop it here."""
+        self._check_open("after_step")
+        if self._pending is None:
+            raise RuntimeError(f"after_step() at step {self.step} without after_backward(loss): call "
+                               "rec.after_backward(loss) after loss.backward()")
+        record = self._step_record(self._pending)
+        if self._probed:
+            self._timed(False, lambda: self._measured.update(self.light[1].after_step(self._context())))
+        record["time/step_ms"] = 1e3 * self.schedule.step_done()
+        self._write(record, self._measured)
+        self._pending, self._measured = None, {}
+        self.step += 1
+        self.store.set_step(self.run_id, self.step)
+        self._obey(self.remote.poll())
+        self._begin_step()
+
+    # ---- extras -------------------------------------------------------------------------------
+
+    def log(self, values: dict) -> None:
+        """Record your own scalars at the current step, e.g. {'val/loss': 1.23} (adds val/ppl, val/bpc for 'ce')."""
+        self._check_open("log")
+        values = {k: float(v) for k, v in values.items()}
+        if "val/loss" in values and self.settings.loss_kind == "ce":
+            values["val/ppl"] = _safe_exp(values["val/loss"])
+            values["val/bpc"] = values["val/loss"] / math.log(2)
+        self.store.add_scalars(self.run_id, self.step, values)
+
+    def log_text(self, text: str) -> None:
+        """Record a text sample at the current step (the Live page's 'Text & events' shows it)."""
+        self._check_open("log_text")
+        self.store.add_text(self.run_id, self.step, text)
+
+    # ---- the end --------------------------------------------------------------------------------
+
+    def close(self, status: str | None = None, message: str | None = None) -> None:
+        """End the run ('done', or 'diverged' after a NaN/Inf) and remove every hook; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self.capture.remove()
+        atexit.unregister(self._at_exit)
+        self.status = status or ("diverged" if self.status == "diverged" else "done")
+        self.summary["final"] = {"train/loss_ema": self._smoothed()} if self.step else {}
+        self.summary["steps"] = self.step
+        self.store.set_summary(self.run_id, self.summary)
+        self.store.set_status(self.run_id, self.status, message)
+        self.store.flush()
+        if self.own_store:
+            self.store.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, kind, error, tb) -> bool:
+        """Close the run: 'done', 'stopped' (from the dashboard or Ctrl-C) or 'failed' with the traceback."""
+        if kind is None or self.closed:
+            self.close()
+        elif issubclass(kind, KeyboardInterrupt):
+            self.close("stopped", "stopped by Ctrl-C")
+        else:
+            self.store.add_event(self.run_id, self.step, "error", f"{kind.__name__}: {error}",
+                                 {"traceback": "".join(traceback.format_exception(kind, error, tb))})
+            self.close("failed", f"{kind.__name__}: {error}")
+        return kind is not None and issubclass(kind, StopRequested)
+
+    def _at_exit(self) -> None:
+        """The script ended without close(): 'failed' if it died of an exception, else 'done'."""
+        error = getattr(sys, "last_value", None)
+        if error is not None and not isinstance(error, StopRequested):
+            self.close("failed", f"the script ended with {type(error).__name__}: {error}")
+        else:
+            self.close(None, "the script ended without rec.close()")
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def _create_run(self) -> None:
+        """The run, marked as watched, with what this model's structure rules out."""
+        s = self.settings
+        self.run_id = self.store.create_run(s.config, label=s.name, status="running")
+        self.summary = {
+            "source": SOURCE, "loss_kind": s.loss_kind, "baselines": {}, "script": sys.argv[0] or None,
+            "parameters": sum(p.numel() for p in self.model.parameters()), "device": _device(self.model),
+            "probe_every": s.probe_every, "probe_budget": s.probe_budget,
+            "layers": [la.describe() for la in self.layers], "unmeasured": {},
+        }
+        self.store.set_summary(self.run_id, self.summary)
+        self._note(static_gaps(self.layers))
+
+    def _begin_step(self) -> None:
+        """Decide the coming step's probes and hook the modules for it when saturation or reach is due."""
+        self.schedule.decide(self.step)
+        if self.schedule.any and self.capture.modules:
+            self.capture.attach(grads=self.schedule.heavy)
+
+    def _probe_after_backward(self) -> None:
+        ctx = self._context()
+        if self.schedule.light:
+            for probe in self.light:
+                self._timed(False, lambda p=probe: self._measured.update(p.after_backward(ctx)))
+            self._timed(False, lambda: self._add_measured(*measure.saturation(self.layers, self.capture)))
+        if self.schedule.heavy:
+            self._timed(True, lambda: self._measured.update(measure.spectra(self.layers)))
+            self._timed(True, lambda: self._add_measured(*measure.reach(self.layers, self.capture)))
+            self._measured["probe/interval"] = float(self.schedule.heavy_interval)
+
+    def _add_measured(self, values: dict, gaps: dict) -> None:
+        self._measured.update(values)
+        self._note(gaps)
+
+    def _timed(self, heavy: bool, fn) -> None:
+        t0 = time.perf_counter()
+        fn()
+        self.schedule.add(heavy, time.perf_counter() - t0)
+
+    def _context(self) -> ProbeContext:
+        """What the engine's parameter probes read: only the model (and the step)."""
+        return ProbeContext(model=self.model, task=None, batch=None, out=None, hiddens=[], step=self.step, cfg=None)
+
+    def _step_record(self, pending: dict) -> dict:
+        """The step's scalars: loss, its EMA and perplexity, lr, gradient norms before and after clipping."""
+        record = dict(pending)
+        grads = self._grads()
+        if grads:
+            after = float(torch.nn.utils.get_total_norm(grads))
+            record["grad/norm_clipped"] = after
+            record["grad/clipped"] = float(after < pending["grad/norm"])
+        else:
+            self._note({"grad/norm_clipped": "The gradient norm after clipping is not measured: the gradients were "
+                                             "gone at rec.after_step(). Call it before optimizer.zero_grad()."})
+        loss = pending["train/loss"]
+        self._loss_ema = EMA_BETA * self._loss_ema + (1 - EMA_BETA) * loss
+        record["train/loss_ema"] = self._smoothed(self.step + 1)
+        if self.settings.loss_kind == "ce":
+            record["train/ppl"] = _safe_exp(loss)
+            record["train/ppl_ema"] = _safe_exp(record["train/loss_ema"])
+        return record
+
+    def _smoothed(self, n: int | None = None) -> float:
+        """The debiased EMA of the loss after n steps, as the engine's Trainer.smoothed_loss."""
+        n = max(n or self.step, 1)
+        return self._loss_ema / (1 - EMA_BETA**n)
+
+    def _write(self, record: dict, measured: dict) -> None:
+        scalars = dict(record)
+        for key, value in measured.items():
+            if isinstance(value, np.ndarray):
+                self.store.add_array(self.run_id, self.step, key, value)
+            else:
+                scalars[key] = float(value)
+        self.store.add_scalars(self.run_id, self.step, scalars)
+
+    def _obey(self, action: str | None) -> None:
+        if action == "pause":
+            action = self.remote.hold(self.step)
+            self.schedule.resume_clock()
+        if action == "stop":
+            self.store.add_event(self.run_id, self.step, "stopped", "stopped from the dashboard")
+            self.close("stopped", "stopped from the dashboard")
+            raise StopRequested(f"run {self.run_id} was stopped from the dashboard at step {self.step}")
+
+    def _diverged(self, loss: float, norm: float) -> None:
+        """A NaN or Inf: recorded once as an event; the run ends 'diverged'. No probes on such a step."""
+        if self.status != "diverged":
+            self.status = "diverged"
+            self.store.add_event(self.run_id, self.step, "diverged",
+                                 f"loss {loss:.4g}, gradient norm {norm:.4g} at step {self.step}")
+
+    def _note(self, gaps: dict) -> None:
+        """Record what is not measured, once per finding: in the summary and as a 'diagnosis' event."""
+        new = {k: v for k, v in gaps.items() if k not in self._gaps}
+        if not new:
+            return
+        self._gaps.update(new)
+        self.summary["unmeasured"] = dict(self._gaps)
+        self.store.set_summary(self.run_id, self.summary)
+        for key, why in new.items():
+            self.store.add_event(self.run_id, self.step, "diagnosis", why, {
+                "rule": f"not-measured/{key}", "title": "Not measured for this model",
+                "explanation": why, "fix": {}})
+
+    def _grads(self) -> list[torch.Tensor]:
+        return [p.grad for p in self.model.parameters() if p.grad is not None]
+
+    def _check_open(self, what: str) -> None:
+        if self.closed:
+            raise RuntimeError(f"{what}(): the recorder of run {self.run_id} is closed ({self.status}); "
+                               "start a new run with watch(...)")
+
+
+def _device(model: nn.Module) -> str:
+    p = next(model.parameters(), None)
+    return "cpu" if p is None else str(p.device)
+
+
+def _safe_exp(x: float) -> float:
+    return math.exp(x) if x < 700 else math.inf
