@@ -144,9 +144,11 @@ def state_grads(module, call: Call, b: int):
     Copy 1 is pushed only the last-position partials (dL/dy_T, dL/dh_n, dL/dc_n), copy 2 all the
     captured partials, so one backward through the unrolled re-run gives both gradients.
     """
-    dtype = module.weight_hh_l0.dtype  # an autocast forward may have handed the module half floats
+    w_hh = module.weight_hh_l0
+    dtype = w_hh.dtype  # an autocast forward may have handed the module half floats
     x = call.x[:b].to(dtype)  # (b, T, D)
-    h0 = None if call.h0 is None else call.h0[:, :b].to(dtype)  # (L, b, H_out)
+    h0 = x.new_zeros(module.num_layers, b, w_hh.shape[1]) if call.h0 is None else call.h0[:, :b].to(dtype)
+    h0 = h0.clone().requires_grad_()  # weights and input are detached: this leaf puts every h_t in the graph
     c0 = None if call.c0 is None else call.c0[:, :b].to(dtype)
     lengths = None if call.lengths is None else call.lengths[:b]
     with torch.enable_grad():

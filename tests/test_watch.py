@@ -1,0 +1,201 @@
+"""watch(): a plain PyTorch loop recorded into the store, checked against oracles computed beside it.
+
+Loss and gradient norms against what the loop itself computed (clip_grad_norm_'s return), W_h
+spectra against numpy per gate, gradient reach against autograd through nn.LSTMCell stepped by
+hand, and no hook left on the model. Run: .venv/bin/pytest tests/test_watch.py
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from engine import watch
+from engine.store import RunStore
+from engine.watch import is_watched
+
+V, E, H, B, T = 11, 6, 8, 5, 9  # vocab, embedding, hidden, batch, sequence length
+
+
+class CharLSTM(nn.Module):
+    """Embedding -> nn.LSTM (num_layers) -> linear head; packed batches when lengths are given."""
+
+    def __init__(self, layers=1, cell=nn.LSTM, **kw):
+        super().__init__()
+        self.emb = nn.Embedding(V, E)
+        self.rnn = cell(E, H, num_layers=layers, batch_first=True, **kw)
+        self.head = nn.Linear(H * (2 if kw.get("bidirectional") else 1), V)
+
+    def forward(self, x, lengths=None):
+        z = self.emb(x)  # (B, T, E)
+        if lengths is None:
+            return self.head(self.rnn(z)[0])
+        packed = pack_padded_sequence(z, lengths, batch_first=True, enforce_sorted=False)
+        return self.head(pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0])
+
+
+def batch(step: int):
+    g = torch.Generator().manual_seed(step)
+    x = torch.randint(0, V, (B, T), generator=g)
+    return x, torch.roll(x, -1, dims=1)  # predict the next token
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = RunStore(tmp_path / "runs.sqlite")
+    yield s
+    s.close()
+
+
+def train(model, store, steps=12, clip=0.3, **watch_args):
+    """A plain loop with clipping and a schedule; returns the recorder and what the loop saw itself."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.5)
+    seen = {"loss": [], "norm": [], "lr": [], "w_hh": []}
+    with watch(model, opt, name="test lstm", config={"lr": 0.5}, store=store, **watch_args) as rec:
+        for s in range(steps):
+            x, y = batch(s)
+            loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            rec.after_backward(loss)
+            seen["norm"].append(float(nn.utils.clip_grad_norm_(model.parameters(), clip)))
+            seen["loss"].append(loss.item())
+            seen["lr"].append(opt.param_groups[0]["lr"])
+            seen["w_hh"].append(model.rnn.weight_hh_l0.detach().clone())  # before this step's update
+            opt.step()
+            sched.step()
+            rec.after_step()
+    store.flush()
+    return rec, seen
+
+
+def test_loss_lr_and_gradient_norms_equal_what_the_loop_computed(store):
+    torch.manual_seed(0)
+    rec, seen = train(CharLSTM(), store)
+    values = lambda name: store.scalars(rec.run_id, name)[1]  # noqa: E731
+    assert list(store.scalars(rec.run_id, "train/loss")[0]) == list(range(12))
+    assert values("train/loss").tolist() == seen["loss"]  # the same float32 values, exactly
+    assert values("grad/norm").tolist() == seen["norm"]  # clip_grad_norm_'s own return
+    assert values("lr").tolist() == seen["lr"] == [0.5] * 4 + [0.25] * 4 + [0.125] * 4
+    norms = np.array(seen["norm"])
+    np.testing.assert_allclose(values("grad/norm_clipped"), np.minimum(norms, 0.3), rtol=1e-5)
+    assert values("grad/clipped").tolist() == (norms > 0.3).astype(float).tolist()
+    np.testing.assert_allclose(values("train/ppl"), np.exp(seen["loss"]), rtol=1e-12)
+    info = store.run(rec.run_id)
+    assert info.status == "done" and info.label == "test lstm" and info.config == {"lr": 0.5} and is_watched(info)
+    assert info.step == 12 and info.summary["layers"][0]["module"] == "rnn"
+
+
+def test_spectrum_equals_numpy_eigvals_of_weight_hh_per_gate(store):
+    torch.manual_seed(1)
+    rec, seen = train(CharLSTM(), store, probe_every=3, probe_budget=1.0)
+    for k, gate in enumerate("ifgo"):  # PyTorch stacks LSTM gate rows as i, f, g, o
+        steps, eigs = store.arrays(rec.run_id, f"spectrum/eig/l0/{gate}")
+        _, svs = store.arrays(rec.run_id, f"spectrum/sv/l0/{gate}")
+        assert steps.tolist() == [0, 3, 6, 9]
+        for s, eig, sv in zip(steps, eigs, svs):
+            w = seen["w_hh"][s][k * H : (k + 1) * H].double().numpy()  # (H, H) block of this gate
+            assert_same_roots(eig[:, 0] + 1j * eig[:, 1], np.linalg.eigvals(w))
+            np.testing.assert_allclose(sv, np.linalg.svd(w, compute_uv=False), rtol=1e-10, atol=1e-12)
+        radius = store.scalars(rec.run_id, f"spectrum/radius/l0/{gate}")[1]
+        expected = [np.abs(np.linalg.eigvals(seen["w_hh"][s][k * H : (k + 1) * H].double().numpy())).max() for s in steps]
+        np.testing.assert_allclose(radius, expected, rtol=1e-10)
+
+
+def assert_same_roots(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal as multisets of complex numbers (solvers order eigenvalues differently)."""
+    assert len(a) == len(b)
+    left = list(b)
+    for z in a:
+        i = int(np.argmin([abs(z - w) for w in left]))
+        assert abs(z - left.pop(i)) < 1e-8
+
+
+# ---- gradient reach against autograd through nn.LSTMCell -----------------------------------------
+
+
+def cell_oracle(model: CharLSTM, x, y, lengths=None, b=B):
+    """dL/dh_t and dL_last/dh_t, dL_last/dc_t per layer through nn.LSTMCell copies of each layer, stepped by hand.
+
+    L is the training loss (mean cross-entropy over real positions); L_last its part at each
+    sequence's last real position (same normalisation). Norms over the first b sequences,
+    right-aligned on each sequence's end as the reach series are: (T,) per layer.
+    """
+    lengths = torch.full((B,), T) if lengths is None else lengths
+    cells = []
+    for k in range(model.rnn.num_layers):
+        cell = nn.LSTMCell(E if k == 0 else H, H)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).data.copy_(getattr(model.rnn, f"{name}_l{k}").data)
+        cells.append(cell)
+    z = model.emb(x).detach()
+    hs, cs = [[] for _ in cells], [[] for _ in cells]
+    state = [(torch.zeros(B, H), torch.zeros(B, H)) for _ in cells]
+    outs = []
+    for t in range(T):
+        inp = z[:, t]
+        live = (t < lengths)[:, None]  # (B, 1): past its length a sequence's state stays, as packing does
+        for k, cell in enumerate(cells):
+            h, c = cell(inp, state[k])
+            h, c = torch.where(live, h, state[k][0]), torch.where(live, c, state[k][1])
+            state[k] = (h, c)
+            hs[k].append(h)
+            cs[k].append(c)
+            inp = h
+        outs.append(model.head(torch.where(live, inp, torch.zeros_like(inp))))
+    logits = torch.stack(outs, dim=1)  # (B, T, V)
+    real = torch.arange(T)[None, :] < lengths[:, None]
+    per_position = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="none").reshape(B, T)
+    n = real.sum()
+    loss = (per_position * real).sum() / n
+    last = per_position[torch.arange(B), lengths - 1].sum() / n
+    flat = [h for layer in hs for h in layer] + [c for layer in cs for c in layer]
+    g_sum = torch.autograd.grad(loss, flat[: len(flat) // 2], retain_graph=True)
+    g_last = torch.autograd.grad(last, flat)
+    return loss, norms_right_aligned(g_sum, lengths, b), norms_right_aligned(g_last, lengths, b)
+
+
+def norms_right_aligned(grads, lengths, b: int) -> list[np.ndarray]:
+    """Per layer: ||dL/dh_t|| over the first b sequences, each shifted so its last real step is at T."""
+    out = []
+    for i in range(0, len(grads), T):
+        g = torch.stack(grads[i : i + T], dim=1)[:b]  # (b, T, H)
+        aligned = torch.zeros_like(g)
+        for j in range(b):
+            n = int(lengths[j])
+            aligned[j, T - n :] = g[j, :n]
+        out.append(aligned.norm(dim=(0, 2)).double().numpy())
+    return out
+
+
+@pytest.mark.parametrize("layers,packed", [(1, False), (2, False), (2, True)])
+def test_reach_equals_autograd_through_the_recurrence(store, layers, packed):
+    torch.manual_seed(2)
+    model = CharLSTM(layers)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = batch(0)
+    lengths = torch.tensor([9, 4, 7, 9, 2]) if packed else None
+    with watch(model, opt, store=store, probe_budget=1.0) as rec:  # step 0 is always fully probed
+        logits = model(x, lengths)
+        real = torch.ones(B, T, dtype=torch.bool) if lengths is None else torch.arange(T)[None, :] < lengths[:, None]
+        loss = F.cross_entropy(logits[real], y[real])
+        loss.backward()
+        rec.after_backward(loss)
+        before = copy.deepcopy(model)  # the weights of the forward pass, for the oracle
+        opt.step()
+        rec.after_step()
+    store.flush()
+    oracle_loss, g_sum, g_last = cell_oracle(before, x, y, lengths)
+    torch.testing.assert_close(oracle_loss, loss.detach())
+    for k in range(layers):
+        _, (got_sum,) = store.arrays(rec.run_id, f"reach/sum/l{k}")
+        _, (got_last,) = store.arrays(rec.run_id, f"reach/last/l{k}")
+        _, (got_cell,) = store.arrays(rec.run_id, f"reach/cell/l{k}")
+        np.testing.assert_allclose(got_sum, g_sum[k], rtol=1e-4, atol=1e-9)
+        np.testing.assert_allclose(got_last, g_last[k], rtol=1e-4, atol=1e-9)
+        np.testing.assert_allclose(got_cell, g_last[layers + k], rtol=1e-4, atol=1e-9)
