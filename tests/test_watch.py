@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from engine import watch
+from engine.probes import REACH_SEQUENCES
 from engine.store import RunStore
 from engine.watch import is_watched
 
@@ -120,56 +121,75 @@ def assert_same_roots(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def cell_oracle(model: CharLSTM, x, y, lengths=None, b=B):
-    """dL/dh_t and dL_last/dh_t, dL_last/dc_t per layer through nn.LSTMCell copies of each layer, stepped by hand.
+    """Per layer ||dL/dh_t||, ||dL_last/dh_t||, ||dL_last/dc_t|| through nn.LSTMCell copies of each layer.
 
-    L is the training loss (mean cross-entropy over real positions); L_last its part at each
-    sequence's last real position (same normalisation). Norms over the first b sequences,
-    right-aligned on each sequence's end as the reach series are: (T,) per layer.
+    Each of the first b sequences is stepped by hand over its own real length only (no pads,
+    no masks), so every h_t and c_t is the cell's own output. L is the training loss (mean
+    cross-entropy over all real positions of the batch), L_last its part at each sequence's
+    last position (same normalisation). Norms are right-aligned on each sequence's end, as
+    the reach series are: (T,) per layer, for h (sum), h (last) and c (last).
     """
     lengths = torch.full((B,), T) if lengths is None else lengths
-    cells = []
-    for k in range(model.rnn.num_layers):
-        cell = nn.LSTMCell(E if k == 0 else H, H)
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, name).data.copy_(getattr(model.rnn, f"{name}_l{k}").data)
-        cells.append(cell)
-    z = model.emb(x).detach()
+    cells = [lstm_cell(model.rnn, k) for k in range(model.rnn.num_layers)]
+    z = model.emb(x).detach()  # (B, T, E)
+    n_real = int(lengths.sum())
+    total = torch.zeros(())
+    rows = {"sum": [], "last": [], "cell": []}  # per sequence: per layer (n, H)
+    for j in range(B):
+        n = int(lengths[j])
+        hs, cs, logits = unroll_cells(cells, model.head, z[j : j + 1, :n])
+        ce = F.cross_entropy(logits, y[j, :n], reduction="none")  # (n,)
+        total = total + ce.sum().detach() / n_real
+        if j >= b:
+            continue
+        flat = [h for layer in hs for h in layer]
+        g_sum = torch.autograd.grad(ce.sum() / n_real, flat, retain_graph=True)
+        g_last = torch.autograd.grad(ce[-1] / n_real, flat + [c for layer in cs for c in layer])
+        L = len(cells)
+        rows["sum"].append(per_layer(g_sum, L))
+        rows["last"].append(per_layer(g_last[: L * n], L))
+        rows["cell"].append(per_layer(g_last[L * n :], L))
+    return total, {k: right_aligned_norms(v) for k, v in rows.items()}
+
+
+def lstm_cell(rnn: nn.LSTM, k: int) -> nn.LSTMCell:
+    """An nn.LSTMCell holding a copy of layer k's weights."""
+    cell = nn.LSTMCell(rnn.weight_ih_l0.shape[1] if k == 0 else rnn.hidden_size, rnn.hidden_size)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        getattr(cell, name).data.copy_(getattr(rnn, f"{name}_l{k}").data)
+    return cell
+
+
+def unroll_cells(cells, head, z):
+    """z (1, n, E) -> per layer lists of h_t, c_t (1, H), and the logits (n, V)."""
     hs, cs = [[] for _ in cells], [[] for _ in cells]
-    state = [(torch.zeros(B, H), torch.zeros(B, H)) for _ in cells]
+    state = [(torch.zeros(1, H), torch.zeros(1, H)) for _ in cells]
     outs = []
-    for t in range(T):
+    for t in range(z.shape[1]):
         inp = z[:, t]
-        live = (t < lengths)[:, None]  # (B, 1): past its length a sequence's state stays, as packing does
         for k, cell in enumerate(cells):
-            h, c = cell(inp, state[k])
-            h, c = torch.where(live, h, state[k][0]), torch.where(live, c, state[k][1])
-            state[k] = (h, c)
-            hs[k].append(h)
-            cs[k].append(c)
-            inp = h
-        outs.append(model.head(torch.where(live, inp, torch.zeros_like(inp))))
-    logits = torch.stack(outs, dim=1)  # (B, T, V)
-    real = torch.arange(T)[None, :] < lengths[:, None]
-    per_position = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="none").reshape(B, T)
-    n = real.sum()
-    loss = (per_position * real).sum() / n
-    last = per_position[torch.arange(B), lengths - 1].sum() / n
-    flat = [h for layer in hs for h in layer] + [c for layer in cs for c in layer]
-    g_sum = torch.autograd.grad(loss, flat[: len(flat) // 2], retain_graph=True)
-    g_last = torch.autograd.grad(last, flat)
-    return loss, norms_right_aligned(g_sum, lengths, b), norms_right_aligned(g_last, lengths, b)
+            state[k] = cell(inp, state[k])
+            hs[k].append(state[k][0])
+            cs[k].append(state[k][1])
+            inp = state[k][0]
+        outs.append(head(inp))
+    return hs, cs, torch.cat(outs)
 
 
-def norms_right_aligned(grads, lengths, b: int) -> list[np.ndarray]:
-    """Per layer: ||dL/dh_t|| over the first b sequences, each shifted so its last real step is at T."""
+def per_layer(grads, L: int) -> list[torch.Tensor]:
+    """A flat tuple of L * n gradients (1, H), layer by layer -> per layer (n, H)."""
+    n = len(grads) // L
+    return [torch.cat(grads[k * n : (k + 1) * n]) for k in range(L)]
+
+
+def right_aligned_norms(per_sequence) -> list[np.ndarray]:
+    """[sequence][layer] (n, H) -> per layer (T,): Frobenius norm over sequences and units, ends aligned at T."""
     out = []
-    for i in range(0, len(grads), T):
-        g = torch.stack(grads[i : i + T], dim=1)[:b]  # (b, T, H)
-        aligned = torch.zeros_like(g)
-        for j in range(b):
-            n = int(lengths[j])
-            aligned[j, T - n :] = g[j, :n]
-        out.append(aligned.norm(dim=(0, 2)).double().numpy())
+    for k in range(len(per_sequence[0])):
+        g = torch.zeros(len(per_sequence), T, H)
+        for j, seq in enumerate(per_sequence):
+            g[j, T - seq[k].shape[0] :] = seq[k]
+        out.append(g.norm(dim=(0, 2)).double().numpy())
     return out
 
 
@@ -190,12 +210,10 @@ def test_reach_equals_autograd_through_the_recurrence(store, layers, packed):
         opt.step()
         rec.after_step()
     store.flush()
-    oracle_loss, g_sum, g_last = cell_oracle(before, x, y, lengths)
+    oracle_loss, expected = cell_oracle(before, x, y, lengths, b=min(B, REACH_SEQUENCES))
     torch.testing.assert_close(oracle_loss, loss.detach())
     for k in range(layers):
-        _, (got_sum,) = store.arrays(rec.run_id, f"reach/sum/l{k}")
-        _, (got_last,) = store.arrays(rec.run_id, f"reach/last/l{k}")
-        _, (got_cell,) = store.arrays(rec.run_id, f"reach/cell/l{k}")
-        np.testing.assert_allclose(got_sum, g_sum[k], rtol=1e-4, atol=1e-9)
-        np.testing.assert_allclose(got_last, g_last[k], rtol=1e-4, atol=1e-9)
-        np.testing.assert_allclose(got_cell, g_last[layers + k], rtol=1e-4, atol=1e-9)
+        for what in ("sum", "last", "cell"):
+            steps, (got,) = store.arrays(rec.run_id, f"reach/{what}/l{k}")
+            assert steps.tolist() == [0]
+            np.testing.assert_allclose(got, expected[what][k], rtol=1e-4, atol=1e-9, err_msg=f"reach/{what}/l{k}")

@@ -76,13 +76,12 @@ def unroll_layer(cell: str, z: torch.Tensor, h, c, w: dict, mask):
     xw = F.linear(z, w["w_ih"], b_x).transpose(0, 1)  # (T, B, G*H)
     ys, hs, cs = [], [], []
     for t in range(z.shape[1]):
-        h_new, c_new = step(cell, xw[t], h, c, w)
-        if mask is None:
-            h, c, y = h_new, c_new, h_new
+        m = None if mask is None else mask[t]  # (B, 1): sequences still running at t
+        h_new, c = step(cell, xw[t], h, c, w, m)
+        if m is None:
+            h, y = h_new, h_new
         else:  # as packing does: the state stays, the output is zero
-            m = mask[t]
             h = torch.where(m, h_new, h)
-            c = None if c is None else torch.where(m, c_new, c)
             y = torch.where(m, h, torch.zeros_like(h))  # from h, so every path to L passes h_t
         ys.append(y)
         hs.append(h)
@@ -90,8 +89,12 @@ def unroll_layer(cell: str, z: torch.Tensor, h, c, w: dict, mask):
     return ys, hs, cs
 
 
-def step(cell: str, xw_t, h, c, w: dict):
-    """One time step: xw_t (B, G*H) input part with biases, h (B, H_out), c (B, H) -> new h, c."""
+def step(cell: str, xw_t, h, c, w: dict, m=None):
+    """One time step: xw_t (B, G*H) input part with biases, h (B, H_out), c (B, H) -> new h, c.
+
+    m (B, 1) marks running sequences: an LSTM's c is frozen past a length before h is read
+    from it, so each c_t is the node h_t depends on and dL/dc_t is the total derivative.
+    """
     if cell == "gru":
         hw = F.linear(h, w["w_hh"], w["b_hh"])  # (B, 3H)
         H = hw.shape[1] // 3
@@ -104,6 +107,7 @@ def step(cell: str, xw_t, h, c, w: dict):
     if cell == "rnn_relu":
         return torch.relu(a), None
     i, f, g, o = a.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    c = c_new if m is None else torch.where(m, c_new, c)
     h = torch.sigmoid(o) * torch.tanh(c)
     return (h if w["w_hr"] is None else F.linear(h, w["w_hr"])), c

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import torch
 
-from engine.probes import REACH_SEQUENCES, SATURATED, reach_series, spectrum, step_norms
+from engine.probes import (
+    REACH_SEQUENCES,
+    SATURATED,
+    GradientReachProbe,
+    HiddenProbe,
+    reach_series,
+    spectrum,
+    step_norms,
+)
 from engine.watch.capture import Call, Capture
 from engine.watch.cells import unroll
 from engine.watch.layers import Layer, unique_modules
@@ -29,7 +37,7 @@ def spectra(layers: list[Layer]) -> dict:
         if la.proj_size:
             continue
         for g, block in zip(la.gates, w.chunk(len(la.gates), dim=0)):  # rows are stacked gate by gate
-            out.update(spectrum(block.cpu().double(), f"l{la.index}/{g}"))
+            out.update(spectrum(block.cpu().double(), la.index, g))
     return out
 
 
@@ -77,8 +85,8 @@ def layer_states(module, mine: list[Layer], calls: list[Call], gaps: dict) -> di
 def saturation_series(la: Layer, v: torch.Tensor) -> dict:
     """v (positions, H) -> the layer's saturation (share of |h| > 0.99) or, for ReLU, dead-unit share."""
     if la.cell == "rnn_relu":
-        return {f"hidden/dead/l{la.index}": float((v == 0).all(dim=0).float().mean())}
-    return {f"hidden/saturation/l{la.index}": float((v.abs() > SATURATED).float().mean())}
+        return {HiddenProbe.DEAD.at(layer=la.index): float((v == 0).all(dim=0).float().mean())}
+    return {HiddenProbe.SATURATION.at(layer=la.index): float((v.abs() > SATURATED).float().mean())}
 
 
 def real(y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -132,9 +140,9 @@ def module_reach(module, mine: list[Layer], call: Call, max_sequences: int, with
         if with_last:
             out.update(reach_series(norms[:, 0], norms[:, 1], la.index))
             if c_grads is not None:
-                out[f"reach/cell/l{la.index}"] = step_norms(c_grads[la.k], lengths)[:, 0]
+                out[GradientReachProbe.CELL.at(layer=la.index)] = step_norms(c_grads[la.k], lengths)[:, 0]
         else:
-            out[f"reach/sum/l{la.index}"] = norms[:, 1]
+            out[GradientReachProbe.SUM.at(layer=la.index)] = norms[:, 1]
     return out
 
 

@@ -36,6 +36,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine import trainer
+from engine.diagnosis import STEP_MS
+from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR
+from engine.probe_runner import INTERVAL
 from engine.probes import GradHistogramProbe, ProbeContext, WeightProbe
 from engine.store import RunStore
 from engine.trainer import EMA_BETA
@@ -86,7 +90,8 @@ class Recorder:
                              "loss.backward() and before optimizer.zero_grad()")
         value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
         norm = float(torch.nn.utils.get_total_norm(grads))  # as clip_grad_norm_ computes and returns it
-        self._pending = {"train/loss": value, "lr": float(self.optimizer.param_groups[0]["lr"]), "grad/norm": norm}
+        lr = float(self.optimizer.param_groups[0]["lr"])  # before the step: a scheduler steps after it
+        self._pending = {trainer.LOSS.name: value, LR.name: lr, GRAD_NORM.name: norm}
         self._measured = {}
         finite = math.isfinite(value) and math.isfinite(norm)
         if not finite:
@@ -105,7 +110,7 @@ class Recorder:
         record = self._step_record(self._pending)
         if self._probed:
             self._timed(False, lambda: self._measured.update(self.light[1].after_step(self._context())))
-        record["time/step_ms"] = 1e3 * self.schedule.step_done()
+        record[STEP_MS.name] = 1e3 * self.schedule.step_done()
         self._write(record, self._measured)
         self._pending, self._measured = None, {}
         self.step += 1
@@ -119,9 +124,10 @@ class Recorder:
         """Record your own scalars at the current step, e.g. {'val/loss': 1.23} (adds val/ppl, val/bpc for 'ce')."""
         self._check_open("log")
         values = {k: float(v) for k, v in values.items()}
-        if "val/loss" in values and self.settings.loss_kind == "ce":
-            values["val/ppl"] = _safe_exp(values["val/loss"])
-            values["val/bpc"] = values["val/loss"] / math.log(2)
+        val = values.get(trainer.VAL_LOSS.name)
+        if val is not None and self.settings.loss_kind == "ce":
+            values[trainer.VAL_PPL.name] = _safe_exp(val)
+            values[trainer.VAL_BPC.name] = val / math.log(2)
         self.store.add_scalars(self.run_id, self.step, values)
 
     def log_text(self, text: str) -> None:
@@ -139,7 +145,7 @@ class Recorder:
         self.capture.remove()
         atexit.unregister(self._at_exit)
         self.status = status or ("diverged" if self.status == "diverged" else "done")
-        self.summary["final"] = {"train/loss_ema": self._smoothed()} if self.step else {}
+        self.summary["final"] = {trainer.LOSS_EMA.name: self._smoothed()} if self.step else {}
         self.summary["steps"] = self.step
         self.store.set_summary(self.run_id, self.summary)
         self.store.set_status(self.run_id, self.status, message)
@@ -200,7 +206,7 @@ class Recorder:
         if self.schedule.heavy:
             self._timed(True, lambda: self._measured.update(measure.spectra(self.layers)))
             self._timed(True, lambda: self._add_measured(*measure.reach(self.layers, self.capture)))
-            self._measured["probe/interval"] = float(self.schedule.heavy_interval)
+            self._measured[INTERVAL.name] = float(self.schedule.heavy_interval)
 
     def _add_measured(self, values: dict, gaps: dict) -> None:
         self._measured.update(values)
@@ -221,17 +227,17 @@ class Recorder:
         grads = self._grads()
         if grads:
             after = float(torch.nn.utils.get_total_norm(grads))
-            record["grad/norm_clipped"] = after
-            record["grad/clipped"] = float(after < pending["grad/norm"])
+            record[GRAD_NORM_CLIPPED.name] = after
+            record[GRAD_CLIPPED.name] = float(after < pending[GRAD_NORM.name])
         else:
-            self._note({"grad/norm_clipped": "The gradient norm after clipping is not measured: the gradients were "
+            self._note({GRAD_NORM_CLIPPED.name: "The gradient norm after clipping is not measured: the gradients were "
                                              "gone at rec.after_step(). Call it before optimizer.zero_grad()."})
-        loss = pending["train/loss"]
+        loss = pending[trainer.LOSS.name]
         self._loss_ema = EMA_BETA * self._loss_ema + (1 - EMA_BETA) * loss
-        record["train/loss_ema"] = self._smoothed(self.step + 1)
+        ema = record[trainer.LOSS_EMA.name] = self._smoothed(self.step + 1)
         if self.settings.loss_kind == "ce":
-            record["train/ppl"] = _safe_exp(loss)
-            record["train/ppl_ema"] = _safe_exp(record["train/loss_ema"])
+            record[trainer.PPL.name] = _safe_exp(loss)
+            record[trainer.PPL_EMA.name] = _safe_exp(ema)
         return record
 
     def _smoothed(self, n: int | None = None) -> float:

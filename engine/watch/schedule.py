@@ -10,6 +10,7 @@ whole iteration), measured on steps without probes, minus any time spent paused.
 
 from __future__ import annotations
 
+import math
 import time
 
 from engine.cadence import ProbeBudget, ema
@@ -19,6 +20,8 @@ class Schedule:
     """Which tiers are due at the coming step, within `budget` of the loop's time."""
 
     def __init__(self, every: int, budget: float):
+        if budget >= 1:  # "1: never stretch", as RunConfig.probe_budget declares: an exact cadence
+            budget = math.inf
         self.light_budget = ProbeBudget(every, budget / 3)
         self.heavy_budget = ProbeBudget(every, budget * 2 / 3)
         self.step_time: float | None = None  # EMA of a step without probes, seconds
