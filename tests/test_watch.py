@@ -18,6 +18,7 @@ from engine import watch
 from engine.probes import REACH_SEQUENCES
 from engine.store import RunStore
 from engine.watch import is_watched
+from engine.watch.cells import unroll
 
 V, E, H, B, T = 11, 6, 8, 5, 9  # vocab, embedding, hidden, batch, sequence length
 
@@ -217,3 +218,26 @@ def test_reach_equals_autograd_through_the_recurrence(store, layers, packed):
             steps, (got,) = store.arrays(rec.run_id, f"reach/{what}/l{k}")
             assert steps.tolist() == [0]
             np.testing.assert_allclose(got, expected[what][k], rtol=1e-4, atol=1e-9, err_msg=f"reach/{what}/l{k}")
+
+
+@pytest.mark.parametrize("module", [
+    nn.RNN(E, H, num_layers=2, batch_first=True), nn.RNN(E, H, nonlinearity="relu", bias=False),
+    nn.GRU(E, H, num_layers=2), nn.LSTM(E, H, num_layers=2, batch_first=True), nn.LSTM(E, H, proj_size=3, num_layers=2),
+], ids=["rnn_tanh", "rnn_relu_nobias", "gru", "lstm", "lstm_proj"])
+def test_unrolled_rerun_reproduces_the_fused_module(module):
+    torch.manual_seed(3)
+    x = torch.randn(B, T, E)  # batch first, as the capture hands it over
+    lengths = torch.tensor([9, 3, 6, 9, 1])
+    h0 = torch.randn(module.num_layers, B, module.proj_size or H)
+    c0 = torch.randn(module.num_layers, B, H) if isinstance(module, nn.LSTM) else None
+    fused_x = x if module.batch_first else x.transpose(0, 1)
+    y, state = module(fused_x, h0 if c0 is None else (h0, c0))
+    run = unroll(module, x, h0, c0)
+    torch.testing.assert_close(run.y, y if module.batch_first else y.transpose(0, 1))
+    h_n, c_n = run.final()
+    torch.testing.assert_close(h_n, state[0] if c0 is not None else state)
+    packed = pack_padded_sequence(fused_x, lengths, batch_first=module.batch_first, enforce_sorted=False)
+    y, state = module(packed, h0 if c0 is None else (h0, c0))
+    run = unroll(module, x, h0, c0, lengths)
+    torch.testing.assert_close(run.y, pad_packed_sequence(y, batch_first=True, total_length=T)[0])
+    torch.testing.assert_close(run.final()[0], state[0] if c0 is not None else state)
