@@ -41,6 +41,7 @@ from engine.diagnosis import STEP_MS
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR
 from engine.probe_runner import INTERVAL
 from engine.probes import GradHistogramProbe, ProbeContext, WeightProbe
+from engine.smoothing import Ema
 from engine.store import RunStore
 from engine.trainer import EMA_BETA
 from engine.watch import SOURCE, measure
@@ -68,7 +69,7 @@ class Recorder:
         self.summary: dict = {}
         self._pending: dict | None = None  # this step's records between after_backward and after_step
         self._measured: dict = {}
-        self._loss_ema = 0.0
+        self._loss_ema = Ema(EMA_BETA)  # debiased, as the Trainer's train/loss_ema
         self._gaps: dict[str, str] = {}
         self._probed = False  # light probes ran at this step's after_backward (the weights' "before")
         self._create_run()
@@ -145,7 +146,8 @@ class Recorder:
         self.capture.remove()
         atexit.unregister(self._at_exit)
         self.status = status or ("diverged" if self.status == "diverged" else "done")
-        self.summary["final"] = {trainer.LOSS_EMA.name: self._smoothed()} if self.step else {}
+        ema = self._loss_ema.value
+        self.summary["final"] = {} if ema is None else {trainer.LOSS_EMA.name: ema}
         self.summary["steps"] = self.step
         self.store.set_summary(self.run_id, self.summary)
         self.store.set_status(self.run_id, self.status, message)
@@ -233,17 +235,14 @@ class Recorder:
             self._note({GRAD_NORM_CLIPPED.name: "The gradient norm after clipping is not measured: the gradients were "
                                              "gone at rec.after_step(). Call it before optimizer.zero_grad()."})
         loss = pending[trainer.LOSS.name]
-        self._loss_ema = EMA_BETA * self._loss_ema + (1 - EMA_BETA) * loss
-        ema = record[trainer.LOSS_EMA.name] = self._smoothed(self.step + 1)
+        ema = self._loss_ema.update(loss)  # NaN and Inf are skipped: None until a finite loss
+        if ema is not None:
+            record[trainer.LOSS_EMA.name] = ema
         if self.settings.loss_kind == "ce":
             record[trainer.PPL.name] = _safe_exp(loss)
-            record[trainer.PPL_EMA.name] = _safe_exp(ema)
+            if ema is not None:
+                record[trainer.PPL_EMA.name] = _safe_exp(ema)
         return record
-
-    def _smoothed(self, n: int | None = None) -> float:
-        """The debiased EMA of the loss after n steps, as the engine's Trainer.smoothed_loss."""
-        n = max(n or self.step, 1)
-        return self._loss_ema / (1 - EMA_BETA**n)
 
     def _write(self, record: dict, measured: dict) -> None:
         scalars = dict(record)
@@ -298,4 +297,5 @@ def _device(model: nn.Module) -> str:
 
 
 def _safe_exp(x: float) -> float:
-    return math.exp(x) if x < 700 else math.inf
+    """exp(x); inf past float range, NaN for NaN."""
+    return math.inf if x > 700 else math.exp(x)

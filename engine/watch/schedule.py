@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import time
 
-from engine.cadence import ProbeBudget, ema
+from engine.cadence import TIME_BETA, ProbeBudget
+from engine.smoothing import Ema
 
 
 class Schedule:
@@ -24,7 +25,7 @@ class Schedule:
             budget = math.inf
         self.light_budget = ProbeBudget(every, budget / 3)
         self.heavy_budget = ProbeBudget(every, budget * 2 / 3)
-        self.step_time: float | None = None  # EMA of a step without probes, seconds
+        self.step_time = Ema(TIME_BETA)  # a step without probes, seconds
         self.light = self.heavy = False  # due at the coming step
         self.spent = {False: 0.0, True: 0.0}  # this step's probe seconds by tier (heavy or not)
         self._last = time.perf_counter()
@@ -35,8 +36,8 @@ class Schedule:
 
     def decide(self, step: int) -> None:
         """Decide the tiers of `step`; call once per step, before its forward pass."""
-        self.light = self.light_budget.due(step, self.step_time)
-        self.heavy = self.heavy_budget.due(step, self.step_time)
+        self.light = self.light_budget.due(step, self.step_time.value)
+        self.heavy = self.heavy_budget.due(step, self.step_time.value)
         self.spent = {False: 0.0, True: 0.0}
 
     def add(self, heavy: bool, seconds: float) -> None:
@@ -48,7 +49,7 @@ class Schedule:
         now = time.perf_counter()
         seconds, self._last = now - self._last, now
         if not self.any:
-            self.step_time = ema(self.step_time, seconds)
+            self.step_time.update(seconds)
         for heavy, budget in ((False, self.light_budget), (True, self.heavy_budget)):
             if self.spent[heavy]:
                 budget.spent(self.spent[heavy])
