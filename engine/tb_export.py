@@ -23,6 +23,7 @@ update (the store keeps steps, not times of steps).
 from __future__ import annotations
 
 import heapq
+import importlib.util
 import io
 import json
 import re
@@ -37,6 +38,11 @@ from engine.probes import GRAD_HIST_EDGES, GradHistogramProbe, SpectrumProbe
 
 ABS_EIG_BINS = 40
 REQUIREMENTS = "requirements-tensorboard.txt"
+
+
+def writer_installed() -> bool:
+    """Whether tensorboardX can be imported (without importing it)."""
+    return importlib.util.find_spec("tensorboardX") is not None
 
 
 def summary_writer_class():
