@@ -59,6 +59,7 @@ class Recorder:
         self.model, self.optimizer, self.settings = model, optimizer, settings
         self.own_store = store is None
         self.store = RunStore() if store is None else store
+        self.params = [p for p in model.parameters() if p.requires_grad]  # once: iterating modules costs ~0.1 ms
         self.layers = find_layers(model)
         self.capture = Capture(measure.fused_modules(self.layers))
         self.schedule = Schedule(settings.probe_every, settings.probe_budget)
@@ -283,7 +284,7 @@ class Recorder:
                 "explanation": why, "fix": {}})
 
     def _grads(self) -> list[torch.Tensor]:
-        return [p.grad for p in self.model.parameters() if p.grad is not None]
+        return [p.grad for p in self.params if p.grad is not None]
 
     def _check_open(self, what: str) -> None:
         if self.closed:
