@@ -4,6 +4,7 @@ clear errors, pause and stop through the store, and how a run ends.
 Run: .venv/bin/pytest tests/test_watch_lifecycle.py
 """
 
+import copy
 import os
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as module_hooks
 
 from engine import watch
 from engine.store import RunStore
@@ -65,20 +67,31 @@ def store(tmp_path):
 
 
 def hooks(model: nn.Module) -> int:
-    """Forward, pre-forward and backward hooks on any module of the model."""
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+    """Forward, pre-forward and backward hooks on any module of the model, and process-wide ones."""
+    on_modules = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+    return on_modules + len(module_hooks._global_forward_hooks) + len(module_hooks._global_forward_pre_hooks)
 
 
 def test_hooks_only_on_probe_steps_and_none_after_close(store):
     torch.manual_seed(0)
     model = Net(nn.LSTM(E, H, batch_first=True))
     rec = watch(model, torch.optim.SGD(model.parameters(), 0.1), store=store, probe_every=4, probe_budget=1.0)
-    seen = []
-    loop(model, rec, 10, on_forward=lambda s: seen.append(hooks(model)))
+    seen, on_model = [], []
+
+    def before_forward(step):
+        seen.append(hooks(model))
+        on_model.append(sum(len(m._forward_hooks) for m in model.modules()))
+        best = copy.deepcopy(model)  # a best-model copy between steps: no hook of ours travels with it
+        best(torch.randint(0, V, (B, T))).sum().backward()  # and its calls are not the watched module's
+
+    loop(model, rec, 10, on_forward=before_forward)
     assert seen == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0]  # attached for steps 0, 4, 8 only
+    assert on_model == [0] * 10  # never in the model's own hook dicts
     assert hooks(model) == 0 and not rec.capture.attached  # removed at after_backward
     rec.close()
     assert hooks(model) == 0 and store.run(rec.run_id).status == "done"
+    store.flush()
+    assert store.scalars(rec.run_id, "reach/steps/l0")[0].tolist() == [0, 4, 8]  # the copies' calls not counted
 
 
 def test_an_error_mid_step_ends_the_run_failed_with_no_hook_left(store):
@@ -277,6 +290,7 @@ def test_requests_table_is_added_to_an_existing_store_and_goes_with_its_run(tmp_
 SCRIPT = """
 import sys, torch
 from torch import nn
+from torch.nn.modules import module as module_hooks
 from engine import watch
 model = nn.Sequential(nn.Embedding(5, 4), nn.RNN(4, 4, batch_first=True))
 opt = torch.optim.SGD(model.parameters(), 0.1)

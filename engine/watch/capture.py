@@ -1,13 +1,17 @@
 """Hooks that keep what a recurrent module saw and returned on one probe step, then go away.
 
     capture = Capture(modules)
-    capture.attach(grads=True)     # after_step of the step before a probe step (fastai HookCallback(every=))
+    capture.attach(grads=True)     # at the end of the step before a probe step (fastai HookCallback(every=))
     ...user's forward and loss.backward()...
     capture.calls[module]          # [Call]: input x, h0, output y, and dL/dy, dL/dh_n, dL/dc_n
     capture.remove()               # in after_backward: no hook stays on the model
 
-A forward hook on each fused module records every call made with autograd on (an evaluation
-under torch.no_grad or inference_mode is ignored). With grads=True it also puts tensor hooks on
+One process-wide forward hook (torch.nn.modules.module.register_module_forward_hook), kept for
+the probe step only, records every call of the watched modules made with autograd on (an
+evaluation under torch.no_grad or inference_mode is ignored). It is process-wide rather than on
+the modules so that nothing of ours is ever in the model's own hook dicts: a loop that deep-copies
+or pickles its model between steps (a best-model copy, torch.save(model)) copies no hook, and the
+copy's calls are not recorded. With grads=True it also puts tensor hooks on
 the call's outputs, which receive the partials dL/dy (B, T, H_out) and dL/dh_n, dL/dc_n
 (L, B, H) during the user's own backward: the gradient of the loss the user backpropagated.
 Tensors are normalised to batch first; a PackedSequence is padded, with its lengths kept.
@@ -20,6 +24,7 @@ from itertools import count
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 _order = count()  # call order across modules, to know which module ran last
@@ -47,6 +52,7 @@ class Capture:
 
     def __init__(self, modules: list[nn.Module]):
         self.modules = modules
+        self._targets = {id(m) for m in modules}  # the modules are alive as long as we hold them: ids are theirs
         self.calls: dict[int, list[Call]] = {}  # id(module) -> its calls on this step
         self._handles: list = []  # forward-hook and tensor-hook handles, all removed by remove()
         self._grads = False
@@ -56,11 +62,11 @@ class Capture:
         return bool(self._handles)
 
     def attach(self, grads: bool) -> None:
-        """Hook every module for the coming forward; grads: also keep the partials of the backward."""
+        """Hook the modules' coming forward calls; grads: also keep the partials of the backward."""
         self.remove()
         self._grads = grads
-        for m in self.modules:
-            self._handles.append(m.register_forward_hook(self._hook, with_kwargs=True))
+        if self.modules:
+            self._handles.append(register_module_forward_hook(self._hook, with_kwargs=True))
 
     def remove(self) -> None:
         """Remove every hook this capture added and forget the calls."""
@@ -72,7 +78,7 @@ class Capture:
         return self.calls.get(id(module), [])
 
     def _hook(self, module, args, kwargs, output) -> None:
-        if not torch.is_grad_enabled():  # an evaluation or a sample between steps
+        if id(module) not in self._targets or not torch.is_grad_enabled():  # another module, or an evaluation
             return
         x, hx = (args[0] if args else kwargs["input"]), (args[1] if len(args) > 1 else kwargs.get("hx"))
         y, state = output

@@ -63,7 +63,8 @@ class Recorder:
         self.layers = find_layers(model)
         self.capture = Capture(measure.fused_modules(self.layers))
         self.schedule = Schedule(settings.probe_every, settings.probe_budget)
-        self.light = [GradHistogramProbe(), WeightProbe()]  # the engine's own: they read model.named_parameters()
+        # the engine's own probe classes where they only read model.named_parameters()
+        self.grad_hist, self.weights = GradHistogramProbe(), WeightProbe()
         self.step = 0
         self.closed = False
         self.status = "running"
@@ -90,7 +91,7 @@ class Recorder:
         if not grads:
             raise ValueError("after_backward(loss) found no gradients on the model's parameters: call it after "
                              "loss.backward() and before optimizer.zero_grad()")
-        value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
+        value = loss.item() if torch.is_tensor(loss) else float(loss)
         norm = float(torch.nn.utils.get_total_norm(grads))  # as clip_grad_norm_ computes and returns it
         lr = float(self.optimizer.param_groups[0]["lr"])  # before the step: a scheduler steps after it
         self._pending = {trainer.LOSS.name: value, LR.name: lr, GRAD_NORM.name: norm}
@@ -111,7 +112,7 @@ class Recorder:
                                "rec.after_backward(loss) after loss.backward()")
         record = self._step_record(self._pending)
         if self._probed:
-            self._timed(False, lambda: self._measured.update(self.light[1].after_step(self._context())))
+            self._timed(False, lambda: self._measured.update(self.weights.after_step(self._context())))
         record[STEP_MS.name] = 1e3 * self.schedule.step_done()
         self._write(record, self._measured)
         self._pending, self._measured = None, {}
@@ -203,7 +204,7 @@ class Recorder:
     def _probe_after_backward(self) -> None:
         ctx = self._context()
         if self.schedule.light:
-            for probe in self.light:
+            for probe in (self.grad_hist, self.weights):
                 self._timed(False, lambda p=probe: self._measured.update(p.after_backward(ctx)))
             self._timed(False, lambda: self._add_measured(*measure.saturation(self.layers, self.capture)))
         if self.schedule.heavy:
