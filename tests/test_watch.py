@@ -91,6 +91,7 @@ def test_loss_lr_and_gradient_norms_equal_what_the_loop_computed(store):
     info = store.run(rec.run_id)
     assert info.status == "done" and info.label == "test lstm" and info.config == {"lr": 0.5} and is_watched(info)
     assert info.step == 12 and info.summary["layers"][0]["module"] == "rnn"
+    assert list(info.summary["unmeasured"]) == ["output"]  # nothing failed, nothing else missing
 
 
 def test_spectrum_equals_numpy_eigvals_of_weight_hh_per_gate(store):

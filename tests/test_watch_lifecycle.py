@@ -164,6 +164,28 @@ def test_a_module_called_once_per_time_step_gets_no_reach_and_says_why(store):
     assert "hidden/saturation/l0" in store.series_names(rec.run_id)  # over every call's states
 
 
+def test_a_module_whose_call_cannot_be_read_is_said_and_the_loop_goes_on(store):
+    class OutputOnly(nn.LSTM):  # a subclass that drops the state from its result
+        def forward(self, x, hx=None):
+            return super().forward(x, hx)[0], None, None
+
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.rnn, self.head = nn.Embedding(V, E), OutputOnly(E, H, batch_first=True), nn.Linear(H, V)
+
+        def forward(self, x):
+            return self.head(self.rnn(self.emb(x))[0])
+
+    model = Wrapper()
+    with watch(model, torch.optim.SGD(model.parameters(), 0.1), store=store) as rec:
+        loop(model, rec, 2)
+    store.flush()
+    info = store.run(rec.run_id)
+    assert info.status == "done" and "its forward returned a tuple" in info.summary["unmeasured"]["capture/rnn"]
+    assert "spectrum/radius/l0/i" in store.series_names(rec.run_id)  # from the weights, as ever
+
+
 def test_a_model_without_recurrent_modules_still_records_loss_and_gradients(store):
     model = nn.Sequential(nn.Embedding(V, E), nn.Linear(E, V))
     with watch(model, torch.optim.SGD(model.parameters(), 0.1), store=store) as rec:

@@ -55,6 +55,7 @@ class Capture:
         self._targets = {id(m) for m in modules}  # the modules are alive as long as we hold them: ids are theirs
         self.calls: dict[int, list[Call]] = {}  # id(module) -> its calls on this step
         self._handles: list = []  # forward-hook and tensor-hook handles, all removed by remove()
+        self.failures: dict[int, str] = {}  # id(module) -> why a call could not be read
         self._grads = False
 
     @property
@@ -72,7 +73,7 @@ class Capture:
         """Remove every hook this capture added and forget the calls."""
         for handle in self._handles:
             handle.remove()
-        self._handles, self.calls = [], {}
+        self._handles, self.calls, self.failures = [], {}, {}
 
     def calls_of(self, module: nn.Module) -> list[Call]:
         return self.calls.get(id(module), [])
@@ -80,6 +81,15 @@ class Capture:
     def _hook(self, module, args, kwargs, output) -> None:
         if id(module) not in self._targets or not torch.is_grad_enabled():  # another module, or an evaluation
             return
+        try:
+            self._record(module, args, kwargs, output)
+        except Exception as err:  # a recorder must never break the user's forward pass: say why instead
+            self.failures[id(module)] = f"{type(err).__name__}: {err}"
+
+    def _record(self, module, args, kwargs, output) -> None:
+        if not (isinstance(output, tuple) and len(output) == 2):
+            raise ValueError(f"its forward returned a {type(output).__name__}, not the (output, state) pair "
+                             "of nn.RNN, nn.GRU and nn.LSTM")
         x, hx = (args[0] if args else kwargs["input"]), (args[1] if len(args) > 1 else kwargs.get("hx"))
         y, state = output
         h_n, c_n = state if isinstance(state, tuple) else (state, None)

@@ -112,7 +112,7 @@ class Recorder:
                                "rec.after_backward(loss) after loss.backward()")
         record = self._step_record(self._pending)
         if self._probed:
-            self._timed(False, lambda: self._measured.update(self.weights.after_step(self._context())))
+            self._timed(False, "weight norms", lambda: self._measured.update(self.weights.after_step(self._context())))
         record[STEP_MS.name] = 1e3 * self.schedule.step_done()
         self._write(record, self._measured)
         self._pending, self._measured = None, {}
@@ -204,21 +204,30 @@ class Recorder:
     def _probe_after_backward(self) -> None:
         ctx = self._context()
         if self.schedule.light:
-            for probe in (self.grad_hist, self.weights):
-                self._timed(False, lambda p=probe: self._measured.update(p.after_backward(ctx)))
-            self._timed(False, lambda: self._add_measured(*measure.saturation(self.layers, self.capture)))
+            self._timed(False, "gradient histograms", lambda: self._measured.update(self.grad_hist.after_backward(ctx)))
+            self._timed(False, "weight norms", lambda: self._measured.update(self.weights.after_backward(ctx)))
+            self._timed(False, "saturation", lambda: self._add_measured(*measure.saturation(self.layers, self.capture)))
         if self.schedule.heavy:
-            self._timed(True, lambda: self._measured.update(measure.spectra(self.layers)))
-            self._timed(True, lambda: self._add_measured(*measure.reach(self.layers, self.capture)))
+            self._timed(True, "W_h spectra", lambda: self._measured.update(measure.spectra(self.layers)))
+            self._timed(True, "gradient reach", lambda: self._add_measured(*measure.reach(self.layers, self.capture)))
             self._measured[INTERVAL.name] = float(self.schedule.heavy_interval)
+        for module_id, why in self.capture.failures.items():
+            name = next(la.path for la in self.layers if id(la.module) == module_id)
+            self._note({f"capture/{name}": f"Saturation and gradient reach are not measured for {name}: its "
+                                           f"forward call could not be read ({why})."})
 
     def _add_measured(self, values: dict, gaps: dict) -> None:
         self._measured.update(values)
         self._note(gaps)
 
-    def _timed(self, heavy: bool, fn) -> None:
+    def _timed(self, heavy: bool, what: str, fn) -> None:
+        """Run one measurement, count its time against its tier; a failure is said, not raised into the loop."""
         t0 = time.perf_counter()
-        fn()
+        try:
+            fn()
+        except Exception as err:
+            self._note({f"failed/{what}": f"{what.capitalize()} could not be measured on this model "
+                                          f"({type(err).__name__}: {err}); the run goes on without it."})
         self.schedule.add(heavy, time.perf_counter() - t0)
 
     def _context(self) -> ProbeContext:
