@@ -173,9 +173,11 @@ class Recorder:
         return kind is not None and issubclass(kind, StopRequested)
 
     def _at_exit(self) -> None:
-        """The script ended without close(): 'failed' if it died of an exception, else 'done'."""
-        error = getattr(sys, "last_value", None)
-        if error is not None and not isinstance(error, StopRequested):
+        """The script ended without close(): 'failed' if an exception killed it, 'stopped' on Ctrl-C, else 'done'."""
+        error = getattr(sys, "last_value", None)  # set when an uncaught exception ended the script
+        if isinstance(error, KeyboardInterrupt):
+            self.close("stopped", "stopped by Ctrl-C")
+        elif error is not None and not isinstance(error, StopRequested):
             self.close("failed", f"the script ended with {type(error).__name__}: {error}")
         else:
             self.close(None, "the script ended without rec.close()")
