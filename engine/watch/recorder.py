@@ -60,6 +60,7 @@ class Recorder:
         self.own_store = store is None
         self.store = RunStore() if store is None else store
         self.params = [p for p in model.parameters() if p.requires_grad]  # once: iterating modules costs ~0.1 ms
+        self._one_kind = len({(p.device, p.dtype) for p in self.params}) == 1  # one foreach group, see _norm
         self.layers = find_layers(model)
         self.capture = Capture(measure.fused_modules(self.layers))
         self.schedule = Schedule(settings.probe_every, settings.probe_budget)
@@ -92,7 +93,7 @@ class Recorder:
             raise ValueError("after_backward(loss) found no gradients on the model's parameters: call it after "
                              "loss.backward() and before optimizer.zero_grad()")
         value = loss.item() if torch.is_tensor(loss) else float(loss)
-        norm = float(torch.nn.utils.get_total_norm(grads))  # as clip_grad_norm_ computes and returns it
+        norm = self._norm(grads)
         lr = float(self.optimizer.param_groups[0]["lr"])  # before the step: a scheduler steps after it
         self._pending = {trainer.LOSS.name: value, LR.name: lr, GRAD_NORM.name: norm}
         self._measured = {}
@@ -241,7 +242,7 @@ class Recorder:
         record = dict(pending)
         grads = self._grads()
         if grads:
-            after = float(torch.nn.utils.get_total_norm(grads))
+            after = self._norm(grads)
             record[GRAD_NORM_CLIPPED.name] = after
             record[GRAD_CLIPPED.name] = float(after < pending[GRAD_NORM.name])
         else:
@@ -294,6 +295,20 @@ class Recorder:
             self.store.add_event(self.run_id, self.step, "diagnosis", why, {
                 "rule": f"not-measured/{key}", "title": "Not measured for this model",
                 "explanation": why, "fix": {}})
+
+    def _norm(self, grads: list[torch.Tensor]) -> float:
+        """The global 2-norm of the gradients, as clip_grad_norm_ computes and returns it.
+
+        With one device and dtype, get_total_norm is _foreach_norm, a stack and a vector norm;
+        called directly they give the same value in 40 % of the time (its grad-mode wrapper and
+        grouping cost more than the norms of a small model). Otherwise get_total_norm itself.
+        """
+        if self._one_kind:
+            try:
+                return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+            except RuntimeError:  # e.g. sparse gradients: the general path below
+                pass
+        return float(torch.nn.utils.get_total_norm(grads))
 
     def _grads(self) -> list[torch.Tensor]:
         return [p.grad for p in self.params if p.grad is not None]
