@@ -10,8 +10,8 @@
         rec.after_step()               # the step is recorded; a pause from the dashboard waits here
     rec.close()                        # or: with watch(...) as rec: ...
 
-Every step records what the engine records (docs/contracts.md): train/loss, train/loss_ema,
-train/ppl and train/ppl_ema (loss_kind 'ce'), lr (the optimizer's first group), grad/norm over
+Every step records what the engine records (docs/contracts.md): train/loss, train/ppl
+(loss_kind 'ce'), lr (the optimizer's first group), grad/norm over
 every parameter of the model (before your clipping, at after_backward), grad/norm_clipped (at
 after_step, before the optimizer zeroes the gradients: after your clipping), grad/clipped and
 time/step_ms. On probe steps, within the engine's probe budget: gradient histograms and weight
@@ -31,6 +31,7 @@ import math
 import sys
 import time
 import traceback
+from collections import deque
 
 import numpy as np
 import torch
@@ -41,9 +42,8 @@ from engine.diagnosis import STEP_MS
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR
 from engine.probe_runner import INTERVAL
 from engine.probes import GradHistogramProbe, ProbeContext, WeightProbe
-from engine.smoothing import Ema
 from engine.store import RunStore
-from engine.trainer import EMA_BETA
+from engine.trainer import RECENT
 from engine.watch import SOURCE, measure
 from engine.watch.capture import Capture
 from engine.watch.layers import find_layers, static_gaps
@@ -72,7 +72,7 @@ class Recorder:
         self.summary: dict = {}
         self._pending: dict | None = None  # this step's records between after_backward and after_step
         self._measured: dict = {}
-        self._loss_ema = Ema(EMA_BETA)  # debiased, as the Trainer's train/loss_ema
+        self.recent: deque[float] = deque(maxlen=RECENT)  # the last batches' losses, for the final summary
         self._gaps: dict[str, str] = {}
         self._probed = False  # light probes ran at this step's after_backward (the weights' "before")
         self._create_run()
@@ -149,8 +149,8 @@ class Recorder:
         self.capture.remove()
         atexit.unregister(self._at_exit)
         self.status = status or ("diverged" if self.status == "diverged" else "done")
-        ema = self._loss_ema.value
-        self.summary["final"] = {} if ema is None else {trainer.LOSS_EMA.name: ema}
+        self.store.flush()  # _final reads what log() recorded
+        self.summary["final"] = self._final()
         self.summary["steps"] = self.step
         self.store.set_summary(self.run_id, self.summary)
         self.store.set_status(self.run_id, self.status, message)
@@ -249,14 +249,22 @@ class Recorder:
             self._note({GRAD_NORM_CLIPPED.name: "The gradient norm after clipping is not measured: the gradients were "
                                              "gone at rec.after_step(). Call it before optimizer.zero_grad()."})
         loss = pending[trainer.LOSS.name]
-        ema = self._loss_ema.update(loss)  # NaN and Inf are skipped: None until a finite loss
-        if ema is not None:
-            record[trainer.LOSS_EMA.name] = ema
+        self.recent.append(loss)
         if self.settings.loss_kind == "ce":
             record[trainer.PPL.name] = _safe_exp(loss)
-            if ema is not None:
-                record[trainer.PPL_EMA.name] = _safe_exp(ema)
         return record
+
+    def _final(self) -> dict:
+        """The run's final figures, as the Trainer's: the mean loss of the last RECENT batches, the last val/*."""
+        final = {}
+        for series in (trainer.VAL_LOSS, trainer.VAL_PPL):
+            steps, values = self.store.scalars(self.run_id, series.name)
+            if len(values):
+                final[series.name] = float(values[-1])
+        if self.recent:
+            final[trainer.LOSS.name] = float(np.mean(self.recent))
+            self.summary["final_train_batches"] = len(self.recent)
+        return final
 
     def _write(self, record: dict, measured: dict) -> None:
         scalars = dict(record)
