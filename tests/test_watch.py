@@ -242,3 +242,22 @@ def test_unrolled_rerun_reproduces_the_fused_module(module):
     run = unroll(module, x, h0, c0, lengths)
     torch.testing.assert_close(run.y, pad_packed_sequence(y, batch_first=True, total_length=T)[0])
     torch.testing.assert_close(run.final()[0], state[0] if c0 is not None else state)
+
+
+def test_own_scalars_and_texts_at_the_current_step_and_the_final_summary(store):
+    torch.manual_seed(4)
+    model = CharLSTM()
+    with watch(model, torch.optim.SGD(model.parameters(), 0.1), store=store, probe_every=0) as rec:
+        x, y = batch(0)
+        loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+        loss.backward()
+        rec.after_backward(loss)
+        rec.after_step()
+        rec.log({"val/loss": 2.0, "val/acc": 0.25})  # after update 0: recorded at step 1, as the engine's evaluations
+        rec.log_text("a sample")
+    store.flush()
+    assert store.scalars(rec.run_id, "val/ppl")[1].tolist() == [pytest.approx(np.exp(2.0))]
+    assert store.scalars(rec.run_id, "val/bpc")[0].tolist() == [1]
+    assert store.texts(rec.run_id) == [(1, "a sample")]
+    final = store.run(rec.run_id).summary["final"]
+    assert final == {"val/loss": 2.0, "val/ppl": pytest.approx(np.exp(2.0)), "train/loss": loss.item()}
