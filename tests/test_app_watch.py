@@ -13,6 +13,8 @@ from pathlib import Path
 
 from app_testkit import app, engine, figures, fresh_engine, no_exceptions, texts
 
+from engine import tb_export
+
 __all__ = ["fresh_engine"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +90,7 @@ def test_a_loop_watched_in_another_process_shows_live_and_obeys_pause_and_stop()
         proc.wait()
 
 
-def test_runs_page_offers_the_tensorboard_zip():
+def test_runs_page_offers_the_tensorboard_zip(monkeypatch):
     store = engine().store
     run_id = store.create_run({"lr": 0.1}, label="external", status="running")
     store.set_summary(run_id, {"source": "watch"})
@@ -100,3 +102,11 @@ def test_runs_page_offers_the_tensorboard_zip():
     button = at.get("download_button")
     labels = {b.proto.label for b in button}
     assert {"CSV", "Parquet", "TensorBoard"} <= labels
+    (tb,) = [b for b in button if b.proto.label == "TensorBoard"]
+    assert not tb.proto.disabled and "tensorboard --logdir" in tb.proto.help
+
+    monkeypatch.setattr(tb_export, "writer_installed", lambda: False)  # a base install, without tensorboardX
+    at.run()
+    no_exceptions(at)
+    (tb,) = [b for b in at.get("download_button") if b.proto.label == "TensorBoard"]
+    assert tb.proto.disabled and "pip install -r requirements-tensorboard.txt" in tb.proto.help

@@ -9,11 +9,11 @@
             rec.after_step()
 
 This file stays light (no torch), so `import engine` costs nothing until watch() is called.
-Files: recorder.py (the API and the per-step records), settings.py (argument checks),
-layers.py (the model's recurrent layers and what each allows), capture.py (hooks on probe
-steps only), cells.py (a fused module re-run one step at a time), measure.py (spectra,
-saturation, gradient reach), schedule.py (the probe budget), remote.py (pause and stop from
-the dashboard).
+Files: recorder.py (the API and the per-step records), records.py (norms, perplexity, final
+figures), settings.py (argument checks), layers.py (the model's recurrent layers and what each
+allows), capture.py (hooks on probe steps only), cells.py (a fused module re-run one step at a
+time), measure.py (spectra, saturation, gradient reach), schedule.py (the probe budget),
+remote.py (pause and stop from the dashboard).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     capture = Capture(modules)
     capture.attach(grads=True)     # at the end of the step before a probe step (fastai HookCallback(every=))
     ...user's forward and loss.backward()...
-    capture.calls[module]          # [Call]: input x, h0, output y, and dL/dy, dL/dh_n, dL/dc_n
+    capture.calls_of(module)       # [Call]: input x, h0, output y, and dL/dy, dL/dh_n, dL/dc_n
     capture.remove()               # in after_backward: no hook stays on the model
 
 One process-wide forward hook (torch.nn.modules.module.register_module_forward_hook), kept for
@@ -11,9 +11,9 @@ the probe step only, records every call of the watched modules made with autogra
 evaluation under torch.no_grad or inference_mode is ignored). It is process-wide rather than on
 the modules so that nothing of ours is ever in the model's own hook dicts: a loop that deep-copies
 or pickles its model between steps (a best-model copy, torch.save(model)) copies no hook, and the
-copy's calls are not recorded. With grads=True it also puts tensor hooks on
-the call's outputs, which receive the partials dL/dy (B, T, H_out) and dL/dh_n, dL/dc_n
-(L, B, H) during the user's own backward: the gradient of the loss the user backpropagated.
+copy's calls are not recorded. With grads=True it also puts tensor hooks on the call's outputs,
+which receive the partials dL/dy (B, T, H_out) and dL/dh_n, dL/dc_n (L, B, H) during the user's
+own backward: the gradient of the loss the user backpropagated.
 Tensors are normalised to batch first; a PackedSequence is padded, with its lengths kept.
 """
 
@@ -26,8 +26,6 @@ import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
-
-_order = count()  # call order across modules, to know which module ran last
 
 
 @dataclass
@@ -57,6 +55,7 @@ class Capture:
         self._handles: list = []  # forward-hook and tensor-hook handles, all removed by remove()
         self.failures: dict[int, str] = {}  # id(module) -> why a call could not be read
         self._grads = False
+        self._order = count()  # call order across the modules: which one ran last
 
     @property
     def attached(self) -> bool:
@@ -96,7 +95,7 @@ class Capture:
         h0, c0 = hx if isinstance(hx, tuple) else (hx, None)
         layout = Layout(module, x)
         call = Call(x=layout.seq(x).detach(), y=layout.seq(y).detach(), lengths=layout.lengths,
-                    h0=layout.state(h0), c0=layout.state(c0), order=next(_order))
+                    h0=layout.state(h0), c0=layout.state(c0), order=next(self._order))
         self.calls.setdefault(id(module), []).append(call)
         if self._grads:
             self._keep_grad(call, "y", y.data if isinstance(y, PackedSequence) else y, layout.grad_of(y))

@@ -21,7 +21,8 @@ norms (the engine's own probe classes), W_h spectra, hidden-state saturation and
 The run is marked as recorded by watch (summary 'source'), so the dashboard shows it beside
 engine runs, offers Pause and Stop (remote.py) and no fork or live edits. What this model
 cannot give is recorded in summary['unmeasured'] and as one 'diagnosis' event per finding, which
-the Live page lists.
+the Live page lists. rec.log({...}) and rec.log_text(...) add your own scalars (val/loss...) and
+text samples at the current step.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from engine.trainer import RECENT
 from engine.watch import SOURCE, measure
 from engine.watch.capture import Capture
 from engine.watch.layers import find_layers, static_gaps
+from engine.watch.records import Gradients, final_figures, safe_exp, with_val_companions
 from engine.watch.remote import Remote, StopRequested
 from engine.watch.schedule import Schedule
 from engine.watch.settings import Settings
@@ -59,8 +61,7 @@ class Recorder:
         self.model, self.optimizer, self.settings = model, optimizer, settings
         self.own_store = store is None
         self.store = RunStore() if store is None else store
-        self.params = [p for p in model.parameters() if p.requires_grad]  # once: iterating modules costs ~0.1 ms
-        self._one_kind = len({(p.device, p.dtype) for p in self.params}) == 1  # one foreach group, see _norm
+        self.gradients = Gradients([p for p in model.parameters() if p.requires_grad])
         self.layers = find_layers(model)
         self.capture = Capture(measure.fused_modules(self.layers))
         self.schedule = Schedule(settings.probe_every, settings.probe_budget)
@@ -88,12 +89,12 @@ class Recorder:
         if self._pending is not None:
             raise RuntimeError(f"after_backward() was called twice at step {self.step} without after_step(): "
                                "call rec.after_step() after optimizer.step()")
-        grads = self._grads()
+        grads = self.gradients.present()
         if not grads:
             raise ValueError("after_backward(loss) found no gradients on the model's parameters: call it after "
                              "loss.backward() and before optimizer.zero_grad()")
         value = loss.item() if torch.is_tensor(loss) else float(loss)
-        norm = self._norm(grads)
+        norm = self.gradients.norm(grads)
         lr = float(self.optimizer.param_groups[0]["lr"])  # before the step: a scheduler steps after it
         self._pending = {trainer.LOSS.name: value, LR.name: lr, GRAD_NORM.name: norm}
         self._measured = {}
@@ -127,12 +128,7 @@ class Recorder:
     def log(self, values: dict) -> None:
         """Record your own scalars at the current step, e.g. {'val/loss': 1.23} (adds val/ppl, val/bpc for 'ce')."""
         self._check_open("log")
-        values = {k: float(v) for k, v in values.items()}
-        val = values.get(trainer.VAL_LOSS.name)
-        if val is not None and self.settings.loss_kind == "ce":
-            values[trainer.VAL_PPL.name] = _safe_exp(val)
-            values[trainer.VAL_BPC.name] = val / math.log(2)
-        self.store.add_scalars(self.run_id, self.step, values)
+        self.store.add_scalars(self.run_id, self.step, with_val_companions(values, self.settings.loss_kind))
 
     def log_text(self, text: str) -> None:
         """Record a text sample at the current step (the Live page's 'Text & events' shows it)."""
@@ -150,8 +146,8 @@ class Recorder:
         atexit.unregister(self._at_exit)
         self.status = status or ("diverged" if self.status == "diverged" else "done")
         self.store.flush()  # _final reads what log() recorded
-        self.summary["final"] = self._final()
-        self.summary["steps"] = self.step
+        final = final_figures(self.store, self.run_id, self.recent)
+        self.summary.update(final=final, final_train_batches=len(self.recent), steps=self.step)
         self.store.set_summary(self.run_id, self.summary)
         self.store.set_status(self.run_id, self.status, message)
         self.store.flush()
@@ -238,11 +234,11 @@ class Recorder:
         return ProbeContext(model=self.model, task=None, batch=None, out=None, hiddens=[], step=self.step, cfg=None)
 
     def _step_record(self, pending: dict) -> dict:
-        """The step's scalars: loss, its EMA and perplexity, lr, gradient norms before and after clipping."""
+        """The step's scalars: loss and perplexity, lr, gradient norms before and after clipping."""
         record = dict(pending)
-        grads = self._grads()
+        grads = self.gradients.present()
         if grads:
-            after = self._norm(grads)
+            after = self.gradients.norm(grads)
             record[GRAD_NORM_CLIPPED.name] = after
             record[GRAD_CLIPPED.name] = float(after < pending[GRAD_NORM.name])
         else:
@@ -251,20 +247,8 @@ class Recorder:
         loss = pending[trainer.LOSS.name]
         self.recent.append(loss)
         if self.settings.loss_kind == "ce":
-            record[trainer.PPL.name] = _safe_exp(loss)
+            record[trainer.PPL.name] = safe_exp(loss)
         return record
-
-    def _final(self) -> dict:
-        """The run's final figures, as the Trainer's: the mean loss of the last RECENT batches, the last val/*."""
-        final = {}
-        for series in (trainer.VAL_LOSS, trainer.VAL_PPL):
-            steps, values = self.store.scalars(self.run_id, series.name)
-            if len(values):
-                final[series.name] = float(values[-1])
-        if self.recent:
-            final[trainer.LOSS.name] = float(np.mean(self.recent))
-            self.summary["final_train_batches"] = len(self.recent)
-        return final
 
     def _write(self, record: dict, measured: dict) -> None:
         scalars = dict(record)
@@ -304,23 +288,6 @@ class Recorder:
                 "rule": f"not-measured/{key}", "title": "Not measured for this model",
                 "explanation": why, "fix": {}})
 
-    def _norm(self, grads: list[torch.Tensor]) -> float:
-        """The global 2-norm of the gradients, as clip_grad_norm_ computes and returns it.
-
-        With one device and dtype, get_total_norm is _foreach_norm, a stack and a vector norm;
-        called directly they give the same value in 40 % of the time (its grad-mode wrapper and
-        grouping cost more than the norms of a small model). Otherwise get_total_norm itself.
-        """
-        if self._one_kind:
-            try:
-                return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
-            except RuntimeError:  # e.g. sparse gradients: the general path below
-                pass
-        return float(torch.nn.utils.get_total_norm(grads))
-
-    def _grads(self) -> list[torch.Tensor]:
-        return [p.grad for p in self.params if p.grad is not None]
-
     def _check_open(self, what: str) -> None:
         if self.closed:
             raise RuntimeError(f"{what}(): the recorder of run {self.run_id} is closed ({self.status}); "
@@ -330,8 +297,3 @@ class Recorder:
 def _device(model: nn.Module) -> str:
     p = next(model.parameters(), None)
     return "cpu" if p is None else str(p.device)
-
-
-def _safe_exp(x: float) -> float:
-    """exp(x); inf past float range, NaN for NaN."""
-    return math.inf if x > 700 else math.exp(x)
