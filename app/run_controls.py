@@ -2,7 +2,9 @@
 
 The dashboard never touches a model: each button posts a request through the JobManager, which
 the worker applies at its next step and records as an event (lr_change, clip_change, paused).
-Runs trained by another process (the CLI) are shown but cannot be steered from here.
+Runs trained by another process (the CLI) are shown but cannot be steered from here, except runs
+recorded by engine.watch in someone's own loop: their Pause and Stop leave a request in the store,
+which the loop reads in rec.after_step() (engine/store/requests.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import streamlit as st
 
 from app.status import is_active
 from engine.config import CLIPS, ConfigError
+from engine.watch import is_watched
 
 MESSAGE = "_control_message"
 
@@ -51,6 +54,18 @@ def _edit_popover(jobs, info) -> None:
         st.button("Apply clipping", key=f"ctl-clip-apply-{info.id}", on_click=_apply_clip, args=(jobs, info.id))
 
 
+def _request_buttons(store, info, cols) -> None:
+    """A run recorded by engine.watch in someone's own loop: Pause/Resume and Stop as store requests."""
+    paused = info.status == "paused"
+    word, action = ("Resume", "resume") if paused else ("Pause", "pause")
+    icon = ":material/play_arrow:" if paused else ":material/pause:"
+    cols[1].button(word, key=f"ctl-{action}-{info.id}", icon=icon, on_click=_act, args=(store.request, info.id, action))
+    cols[2].button(
+        "Stop", key=f"ctl-stop-{info.id}", icon=":material/stop:", on_click=_act, args=(store.request, info.id, "stop")
+    )
+    cols[3].caption("your own loop (watch): it obeys at its next rec.after_step(), within a second")
+
+
 def controls(jobs, infos, names: dict[str, str]) -> None:
     """One row per active run: pause/resume, stop, and the lr/clipping editor."""
     active = [i for i in infos if is_active(i)]
@@ -62,7 +77,10 @@ def controls(jobs, infos, names: dict[str, str]) -> None:
         cols = st.columns([4, 1.3, 1.3, 1.8], vertical_alignment="center")
         cols[0].markdown(f"**{name}**")
         if not mine:
-            cols[1].caption("trained by another process: steer it there")
+            if is_watched(info):
+                _request_buttons(jobs.store, info, cols)
+            else:
+                cols[1].caption("trained by another process: steer it there")
             continue
         paused = jobs.status(info.id) == "paused"
         with cols[1]:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import controls, state
 from app.status import is_active, status_word
+from engine import tb_export
 from engine.config import RunConfig
 from engine.trainer import VAL_LOSS, VAL_PPL
 
@@ -69,6 +70,24 @@ def _export(store, run_id: str, fmt: str) -> bytes:
         return store.export(run_id, Path(tmp) / f"{run_id}.{fmt}", fmt=fmt).read_bytes()
 
 
+def _tensorboard_button(col, store, info) -> None:
+    """The run as TensorBoard event files in a zip (python -m engine export --format tensorboard)."""
+    installed = tb_export.writer_installed()
+    col.download_button(
+        "TensorBoard",
+        data=lambda r=info.id: tb_export.export_zip(store, r),
+        file_name=f"{info.id}-tensorboard.zip",
+        mime="application/zip",
+        key=f"tb-{info.id}",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not installed,
+        help="Event files of every point: unzip, then `tensorboard --logdir .`"
+        if installed
+        else f"Needs tensorboardX: pip install -r {tb_export.REQUIREMENTS}",
+    )
+
+
 def _delete(eng, run_ids: list[str]) -> None:
     """Callback: delete finished runs (an active one must be stopped first)."""
     for run_id in run_ids:
@@ -121,7 +140,7 @@ def actions(eng, infos) -> None:
     for info in infos[:4]:
         with st.container(border=True):
             st.markdown(f"**{info.label or info.id}** · `{info.id}` · {status_word(info.status)} · step {info.step:,}")
-            c1, c2, c3 = st.columns([1, 1, 4])
+            c1, c2, c4, c3 = st.columns([1, 1, 1.5, 3.5])
             c1.download_button(
                 "CSV",
                 data=lambda r=info.id: _export(eng.store, r, "csv"),
@@ -140,6 +159,7 @@ def actions(eng, infos) -> None:
                 on_click="ignore",
                 icon=":material/download:",
             )
+            _tensorboard_button(c4, eng.store, info)
             base = (st.context.url or "").rsplit("/", 1)[0] or ""
             c3.code(f"{base}/?{share_query(info)}", language=None, wrap_lines=True)
             if info.message:

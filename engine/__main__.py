@@ -5,6 +5,7 @@
     python -m engine runs
     python -m engine show RUN
     python -m engine export RUN --format csv --out run.csv
+    python -m engine export RUN --format tensorboard --out DIR   # then: tensorboard --logdir DIR
     python -m engine lesson --list | python -m engine lesson NAME
 
 Runs land in the same store the dashboard reads ($RNNLAB_STORE, default ~/.rnnlab/runs.sqlite).
@@ -26,7 +27,9 @@ from engine.lessons.cli import run_lesson_command
 from engine.preflight import preflight
 from engine.series import declared
 from engine.store import RunStore, StoreError
+from engine.tb_export import export_tensorboard
 from engine.trainer import RECENT, Trainer, run_to_end
+from engine.watch import is_watched
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (KeyError, FileNotFoundError, ValueError) as err:  # DataError is a ValueError
+    except (KeyError, FileNotFoundError, ValueError, ImportError) as err:  # DataError is a ValueError
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
 
@@ -69,10 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run")
     show.set_defaults(func=cmd_show)
 
-    export = sub.add_parser("export", help="write a run's scalar series as a table")
+    export = sub.add_parser("export", help="write a run's scalar series as a table, or all of it for TensorBoard")
     export.add_argument("run")
-    export.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    export.add_argument("--out", help="output file (default RUN.csv or RUN.parquet)")
+    export.add_argument("--format", choices=("csv", "parquet", "tensorboard"), default="csv")
+    export.add_argument("--out", help="output file (default RUN.csv or RUN.parquet); tensorboard: a folder "
+                                      "(default tensorboard/), the run goes in a subfolder")
     export.set_defaults(func=cmd_export)
 
     lesson = sub.add_parser("lesson", help="run a lesson headless and print its verdict")
@@ -167,8 +171,7 @@ def cmd_runs(args) -> int:
         return 0
     print(f"{'run':18} {'status':11} {'step':>7}  {'label':24} settings")
     for r in runs:
-        diff = RunConfig.from_dict(r.config).diff()
-        settings = " ".join(f"{k}={format_value(v)}" for k, v in diff.items())
+        settings = " ".join(f"{k}={format_value(v)}" for k, v in settings_of(r).items())
         print(f"{r.id:18} {r.status:11} {r.step:>7}  {(r.label or '')[:24]:24} {settings}")
     return 0
 
@@ -180,7 +183,7 @@ def cmd_show(args) -> int:
     print(f"run {r.id}  status {r.status}  step {r.step}  created {created}")
     if r.message:
         print(f"message: {r.message}")
-    print("settings (non-default):", json.dumps(RunConfig.from_dict(r.config).diff()))
+    print("settings (non-default):", json.dumps(settings_of(r), default=str))
     print("summary:", json.dumps(r.summary, default=float))
     for e in store.events(r.id)[-15:]:
         if e.kind != "eval":
@@ -191,9 +194,23 @@ def cmd_show(args) -> int:
     return 0
 
 
+def settings_of(info) -> dict:
+    """An engine run's non-default settings; a watched run's (or another version's) config as stored."""
+    if is_watched(info):
+        return {"watch": info.summary.get("script") or "your loop", **info.config}
+    try:
+        return RunConfig.from_dict(info.config).diff()
+    except (ConfigError, TypeError):
+        return dict(info.config)
+
+
 def cmd_export(args) -> int:
     store = RunStore()
     store.run(args.run)  # a clear KeyError for an unknown run
+    if args.format == "tensorboard":
+        folder = export_tensorboard(store, args.run, args.out or "tensorboard")
+        print(f"{folder}\nview it: tensorboard --logdir {folder.parent}")
+        return 0
     out = args.out or f"{args.run}.{args.format}"
     store.export(args.run, out, args.format)
     print(out)

@@ -31,6 +31,7 @@ import numpy as np
 
 from engine.store.errors import StoreError
 from engine.store.read import EXPORT_FORMATS, NEVER, decode, empty, read_arrays, read_scalars, write_table
+from engine.store.requests import check_request, put_request, read_request
 from engine.store.runs import (
     ACTIVE,
     RUN_COLUMNS,
@@ -159,6 +160,18 @@ class RunStore:
 
         self._writer.call(delete)
         self._nums.pop(run_id, None)
+
+    def request(self, run_id: str, action: str) -> None:
+        """Ask the process that trains a run to 'pause', 'resume' or 'stop' (committed at once; requests.py)."""
+        check_request(action)
+        num = self._num(run_id)
+        self._writer.call(lambda con: put_request(con, num, action))
+
+    def pending_request(self, run_id: str) -> str | None:
+        """The run's newest request ('pause', 'resume', 'stop'), or None: one indexed read."""
+        num = self._num(run_id)
+        with self._reader() as con:
+            return read_request(con, num)
 
     # ---- buffered records ----
 

@@ -49,11 +49,12 @@ CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, run INTEGER, step INT
 CREATE INDEX IF NOT EXISTS events_run ON events (run, step);
 CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, run INTEGER, step INTEGER, text TEXT);
 CREATE INDEX IF NOT EXISTS texts_run ON texts (run, step);
+CREATE TABLE IF NOT EXISTS requests (run INTEGER PRIMARY KEY, action TEXT NOT NULL, time REAL);
 COMMIT;
 """
 VERSION = 2  # 2: summary rows hold the sum and count of their values (bucket means)
 
-RUN_TABLES = ("scalars", "summary", "series", "arrays", "events", "texts")
+RUN_TABLES = ("scalars", "summary", "series", "arrays", "events", "texts", "requests")
 SUMMARY_MARKS = ", ".join("?" * 12)  # run, name, level, bucket and an Agg of 8
 
 
