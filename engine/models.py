@@ -156,21 +156,25 @@ class RecurrentLM(nn.Module):
         c = z.new_zeros(B, self.hidden_size) if self.cell == "lstm" else None
         ys, hs, cs = [], [], []
         for t in range(T):
-            h_new, c_new = self._step(xw[t], h, c, w_t, cell.bias_hh_l0)
-            if mask is None:
+            m = None if mask is None else mask[t]
+            h_new, c_new = self._step(xw[t], h, c, w_t, cell.bias_hh_l0, m)
+            if m is None:
                 h, c, y = h_new, c_new, h_new
             else:  # past the length: keep the state, emit zeros (as pad_packed_sequence does)
-                m = mask[t]
                 h = torch.where(m, h_new, h)
                 y = torch.where(m, h, torch.zeros_like(h))  # from h, so every path to L passes h_t
-                c = None if c is None else torch.where(m, c_new, c)
+                c = c_new  # frozen inside _step, before h reads it
             ys.append(y)
             hs.append(h)
             cs.append(c)
         return ys, hs, cs
 
-    def _step(self, xw_t, h, c, w_t, b_hh):
-        """One step of the gate math, few ops (the reach probe runs it): xw_t (B, G*H), h and c (B, H)."""
+    def _step(self, xw_t, h, c, w_t, b_hh, m=None):
+        """One step of the gate math, few ops (the reach probe runs it): xw_t (B, G*H), h and c (B, H).
+
+        m (B, 1) bool: sequences still running; past its length an LSTM's cell state stays as it
+        was, and is frozen before h_t reads it, so the stored c_t is the one h_t depends on.
+        """
         H = self.hidden_size
         if self.cell == "gru":
             hw = torch.addmm(b_hh, h, w_t)  # (B, 3H): W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn
@@ -183,8 +187,10 @@ class RecurrentLM(nn.Module):
         if self.cell == "rnn_relu":
             return torch.relu(a), None
         i, f, _, o = torch.sigmoid(a).chunk(4, dim=1)  # LSTM gates i, f, g, o
-        c = torch.addcmul(f * c, i, torch.tanh(a[:, 2 * H : 3 * H]))
-        return o * torch.tanh(c), c
+        c_new = torch.addcmul(f * c, i, torch.tanh(a[:, 2 * H : 3 * H]))
+        if m is not None:
+            c_new = torch.where(m, c_new, c)
+        return o * torch.tanh(c_new), c_new
 
     # ---- weights, split per gate -------------------------------------------------------
     def recurrent_weights(self, layer: int) -> dict[str, torch.Tensor]:
