@@ -7,11 +7,13 @@ lesson runs in about a minute on two CPU cores, a small one in well under that.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.config import RunConfig
 from engine.lessons import verdicts as v
+from engine.lessons.references import based_on
 from engine.lessons.criteria import (
     Finding,
     Verdict,
@@ -24,6 +26,9 @@ from engine.lessons.criteria import (
     stalled,
     vanished,
 )
+
+
+SIZES = ("small", "class", "full")  # science tests; a classroom (<= 60 s on 2 idle cores); as first measured
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,16 @@ class Lesson:
     check: Callable[..., Verdict] = field(repr=False, default=None)  # (store, {label: run id}, expect) -> Verdict
     criterion: Callable[..., Finding] = field(repr=False, default=None)  # (store, run id) -> Finding
     expect: dict[str, bool] = field(default_factory=dict)  # labels whose criterion must (not) hold
-    small: dict = field(default_factory=dict)  # overrides of base for the small size (tests)
-    small_variants: dict[str, dict] = field(default_factory=dict)  # per-label overrides at the small size
+    sizes: dict[str, dict] = field(default_factory=dict)  # "small" / "class" -> overrides of base ("full" is base)
+    size_variants: dict[str, dict[str, dict]] = field(default_factory=dict)  # size -> label -> extra overrides
+    # measured, never tuned on: bench/lesson_times.py and runs on seeds outside 0-2 (README, Lessons)
+    class_seconds: float = math.nan  # seconds to the verdict at class size on two idle cores
+    rate: str = ""  # how often the verdict showed, on which seeds, at class and full size
+
+    @property
+    def based_on(self) -> str:
+        """'based on reference 000: <title>', for the lesson's card."""
+        return based_on(self.reference)
 
 
 # a character RNN on the embedded pydoc prose (|V| = 104): needs no download anywhere
@@ -83,7 +96,7 @@ during the spike.""",
     reference_run="warmup 50",
     check=v.early_spike, criterion=spiked,
     expect={"no warmup": True, "warmup 50": False, "lr 3e-3": False},
-    small={"max_steps": 100, "eval_every": 50},
+    sizes={"small": {"max_steps": 100, "eval_every": 50}, "class": {"max_steps": 200}},
 )
 
 EXPLODING = Lesson(
@@ -117,7 +130,7 @@ lower the learning rate instead.""",
     reference_run="clip 0.25",
     check=v.exploding, criterion=blew_up,
     expect={"no clipping": True, "clip 1": True, "clip 0.25": False},
-    small={"max_steps": 100},
+    sizes={"small": {"max_steps": 100}, "class": {}},  # full size takes about 30 s: class is full
 )
 
 VANISHING = Lesson(
@@ -154,7 +167,7 @@ state, so in 16-character windows the average position has little context behind
     check=v.vanishing, criterion=vanished,
     # judged at 32 and 64 steps; at 16 the decay is reported (it has less room to pass 2 orders)
     expect={"seq 32": True, "seq 64": True},
-    small={"max_steps": 150, "probe_every": 25},
+    sizes={"small": {"max_steps": 150, "probe_every": 25}, "class": {"max_steps": 400, "probe_every": 25}},
 )
 
 INIT_SPECTRUM = Lesson(
@@ -165,8 +178,7 @@ INIT_SPECTRUM = Lesson(
     reference="001, 002",
     base=ADDING.replace(cell="rnn_tanh", seq_len=64, hidden_size=128, max_steps=800, eval_every=100,
                         warmup_steps=100, probe_every=40, probe_budget=1.0),
-    variants={"default": {}, "xavier": {"init": "xavier"}, "orthogonal": {"init": "orthogonal"},
-              "identity (ReLU)": {"cell": "rnn_relu", "init": "identity", "input_init_std": 0.1, "lr": 3e-4}},
+    variants={"default": {}, "xavier": {"init": "xavier"}, "orthogonal": {"init": "orthogonal"}},
     charts=("eigen", "spectrum", "reach", "loss"),
     what_to_see="At step 0 the orthogonal and identity eigenvalues sit on the unit circle, PyTorch's default fills a "
                 "disc of radius about 0.58 and Xavier a disc of radius about 1. In the reach chart the orthogonal "
@@ -192,8 +204,8 @@ run's advantage gone within the first hundred steps (seed 0: reach at init 63 st
 *Try:* `init=spectral` with `spectral_radius` 1.5 and watch the gradient grow instead.""",
     reference_run="default",
     check=v.init_spectrum, criterion=on_unit_circle,
-    expect={"orthogonal": True, "identity (ReLU)": True, "default": False, "xavier": False},
-    small={"max_steps": 100, "probe_every": 10},
+    expect={"orthogonal": True, "default": False, "xavier": False},
+    sizes={"small": {"max_steps": 100, "probe_every": 10}, "class": {"max_steps": 300, "probe_every": 20}},
 )
 
 GATED_CELLS = Lesson(
@@ -223,7 +235,7 @@ shows their gradient carrying much further back.
     reference_run="tanh RNN",
     check=v.long_range, criterion=beat_baseline,
     expect={"tanh RNN": False, "GRU": True, "LSTM": True},
-    small={"max_steps": 600},
+    sizes={"small": {"max_steps": 600}},
 )
 
 TANH_RELU = Lesson(
@@ -254,10 +266,10 @@ this lesson uses lr 3e-4, and why the grad_norm chart is worth a look.
 
 *Try:* raise the learning rate to 3e-3 and watch the gradient norm; `seq_len` 100.""",
     reference_run="tanh",
-    check=v.long_range, criterion=beat_baseline,
+    check=v.tanh_relu, criterion=beat_baseline,
     # ReLU with PyTorch's default init is reported, not judged: it learned in two of three seeds
     expect={"tanh": False, "tanh, orthogonal init": False, "ReLU, identity init": True},
-    small={"max_steps": 800},
+    sizes={"small": {"max_steps": 800}},
 )
 
 PACKING = Lesson(
@@ -288,8 +300,10 @@ measured milliseconds per step of each way on this machine.
 *Try:* `hidden_size` 256, and see how the cost per step of each way changes.""",
     reference_run="packed",
     check=v.packing, criterion=flattering,
-    expect={"packed": False, "padded + mask": False, "padded, naive": True},
-    small={"max_steps": 100},
+    # packed and masked report the real-token loss itself, so flattery cannot show there: they are
+    # judged against each other instead (the same losses to float rounding)
+    expect={"padded, naive": True},
+    sizes={"small": {"max_steps": 100}, "class": {"max_steps": 200}},
 )
 
 EPOCH_JUMPS = Lesson(
@@ -325,7 +339,7 @@ sawtooth from the plot but not from the model.""",
     check=v.epoch_boundaries, criterion=epoch_jumps,
     # lr 1e-4 is reported, not judged: its jumps are real but tiny (about -0.01 in loss)
     expect={"lr 1e-3": True, "lr 3e-3": True},
-    small={"train_sequences": 3000, "hidden_size": 64, "max_steps": 144},
+    sizes={"small": {"train_sequences": 3000, "hidden_size": 64, "max_steps": 144}},
 )
 
 PLATEAU_STALL = Lesson(
@@ -359,7 +373,7 @@ signal is noisy, a fixed schedule such as cosine.
     reference_run="patient",
     check=v.plateau_stall, criterion=stalled,
     expect={"aggressive": True, "patient": False},
-    small={"max_steps": 700, "seq_len": 32},
+    sizes={"small": {"max_steps": 700, "seq_len": 32}},
 )
 
 LESSON_LIST = [EARLY_SPIKE, EXPLODING, VANISHING, INIT_SPECTRUM, GATED_CELLS, TANH_RELU, PACKING, EPOCH_JUMPS,
