@@ -19,6 +19,7 @@ from engine.lessons.criteria import (
     REACH_MARGIN,
     REAL_GAIN_SHARE,
     SAME_LOSS_TOL,
+    VANISH_ORDERS,
     WORSE_NATS,
     Verdict,
     beat_baseline,
@@ -62,12 +63,11 @@ def exploding(store, runs, expect) -> Verdict:
         figures.update({f"{label}: {k}": v for k, v in f.figures.items()})
     kept = [label for label, want in expect.items() if not want and label in found]
     learned = all(found[label].figures["final loss"] < found[label].figures["initial loss"] for label in kept)
-    within = all(_step_figures(store, runs[label], label, figures) for label in kept)
+    within = {label: _step_figures(store, rid, label, figures) for label, rid in runs.items()}
+    within = all(within[label] for label in kept)
     parts = [_blowup_part(label, f.figures, honest[label].figures) for label, f in found.items()]
-    summary = "; ".join(parts) + ". " + "; ".join(
-        f"{label}: median step {fmt(figures[f'{label}: median step length'])} against lr x threshold "
-        f"{fmt(figures[f'{label}: lr x threshold'])} (momentum bound {fmt(figures[f'{label}: lr x threshold / (1 - momentum)'])})"
-        for label in kept) + "."
+    summary = "; ".join(parts) + ". Update lengths: " + "; ".join(_step_part(store, runs, label, figures)
+                                                                  for label in runs) + "."
     clipping_ok = all(f.showed for f in honest.values())
     return Verdict(bool(ok and learned and within and clipping_ok), summary, figures)
 
@@ -78,6 +78,14 @@ def _blowup_part(label: str, x: dict, clip: dict) -> str:
     return (f"{label}: loss {fmt(x['initial loss'])} -> peak {fmt(x['peak loss'])}, {end}, largest gradient norm "
             f"{fmt(x['grad norm max/median'])}x its median, clipped on {fmt(100 * clip['clipped (share of steps)'])} % "
             "of steps")
+
+
+def _step_part(store, runs, label: str, figures: dict) -> str:
+    part = f"{label} median {fmt(figures[f'{label}: median step length'])}"
+    if store.run(runs[label]).config["clip"] == "none":
+        return part
+    return (part + f" (lr x threshold {fmt(figures[f'{label}: lr x threshold'])}, with momentum at most "
+            f"{fmt(figures[f'{label}: lr x threshold / (1 - momentum)'])})")
 
 
 def _step_figures(store, run_id: str, label: str, figures: dict) -> bool:
@@ -104,7 +112,7 @@ def vanishing(store, runs, expect) -> Verdict:
         ok = ok and not summed.showed  # the summed loss hides the decay: must not show it
     longest = runs[by_len[-1]]
     radius = _radius_and_saturation(store, longest, by_len[-1], figures)
-    through_tanh = radius > 1 and found[by_len[-1]].figures["at the end"] >= 2.0
+    through_tanh = radius > 1 and found[by_len[-1]].figures["at the end"] >= VANISH_ORDERS
     ppl = {label: final(store, runs[label], "val/ppl") for label in by_len}
     for label in by_len:
         figures[f"{label}: final val ppl"] = ppl[label]
