@@ -1,16 +1,21 @@
 """Lessons: one-click controlled comparisons that reproduce a documented training phenomenon.
 
     from engine.lessons import LESSONS, start_lesson, check_lesson
-    group_id, run_ids = start_lesson("early-spike", jobs)            # jobs: a JobManager
+    group_id, run_ids = start_lesson("early-spike", jobs, size="class", seed=11)   # jobs: a JobManager
     jobs.wait(run_ids)
     verdict = check_lesson("early-spike", jobs.store, run_ids)       # from the stored series only
     print(verdict.showed, verdict.summary, verdict.figures)
 
+For a lesson card: `lesson.class_seconds` (measured seconds to the verdict at class size),
+`lesson.rate` (how often the verdict showed, on which seeds and sizes) and `lesson.based_on`
+("based on reference 000: <title>", titles in engine/lessons/references.py).
+
 A lesson is data (engine/lessons/catalogue.py): a question, a base config, variants that
 differ from it in named settings, the charts to watch, an explanation in our words, and a
 checker (engine/lessons/criteria.py, verdicts.py). Every checker has a per-run criterion, e.g. "perplexity
-rose above |V|", and says for which variants it should hold; the verdict shows when every
-variant behaves as the lesson says, and its figures are what the checker measured.
+rose above |V|", and says for which variants it must hold and for which it must not; the
+verdict shows when every variant behaves as the lesson says and the comparisons across runs
+that the lesson's text claims hold too, and its figures are what the checker measured.
 Every lesson comes in three sizes (SIZES): "small" for the science tests (fast; the small
 runs must still show the phenomenon), "class" for a classroom (its verdict within a minute on
 two idle cores; the default), and "full", the size the lesson's figures were first measured at.
@@ -20,9 +25,11 @@ from __future__ import annotations
 
 from engine.lessons.catalogue import LESSONS, SIZES, Lesson
 from engine.lessons.criteria import Finding, Verdict, runs_by_label
+from engine.lessons.references import REFERENCES
 
-__all__ = ["LESSONS", "SIZES", "Finding", "Lesson", "Verdict", "check_lesson", "lesson_configs", "start_lesson"]
-DEFAULT_SIZE = "class"
+__all__ = ["DEFAULT_SIZE", "LESSONS", "REFERENCES", "SIZES", "Finding", "Lesson", "Verdict", "check_lesson",
+           "lesson_configs", "start_lesson"]
+DEFAULT_SIZE = "class"  # what the dashboard and the CLI run unless asked for another size
 
 
 def get_lesson(lesson_id: str) -> Lesson:

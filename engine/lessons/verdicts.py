@@ -240,13 +240,23 @@ def _tail(store, run_id: str, name: str) -> float:
 
 
 def epoch_boundaries(store, runs, expect) -> Verdict:
+    """Jumps where expected, none above the floor where not, and the drop grows with the learning rate."""
     ok, found, figures = judge(store, runs, epoch_jumps, expect)
+    by_lr = sorted(runs, key=lambda label: store.run(runs[label]).config["lr"])
+    drops = [found[label].figures["loss change at epoch start"] for label in by_lr]
+    grows = all(later < earlier for earlier, later in zip(drops, drops[1:]))  # more negative with each lr
+    for label in by_lr:
+        steps, val = series(store, runs[label], "val/loss")
+        figures[f"{label}: best val loss"] = float(val.min()) if len(val) else math.nan
+        figures[f"{label}: best val loss at step"] = float(steps[np.argmin(val)]) if len(val) else math.nan
+        figures[f"{label}: final val loss"] = float(val[-1]) if len(val) else math.nan
     parts = [f"{label}: train loss {fmt(f.figures['loss change at epoch start'])} and HR@10 "
              f"{fmt(f.figures['HR@10 change at epoch start'])} at epoch starts against "
              f"{fmt(f.figures['loss change between other evals (median |.|)'])} between other evaluations "
-             f"({fmt(f.figures['boundaries with a jump'])} of {fmt(f.figures['boundaries'])} boundaries)"
-             for label, f in found.items()]
-    return Verdict(ok, "; ".join(parts) + ".", figures)
+             f"({fmt(f.figures['boundaries with a jump'])} of {fmt(f.figures['boundaries'])} boundaries); validation "
+             f"loss best {fmt(figures[f'{label}: best val loss'])} at step {fmt(figures[f'{label}: best val loss at step'])}"
+             f", final {fmt(figures[f'{label}: final val loss'])}" for label, f in ((x, found[x]) for x in by_lr)]
+    return Verdict(bool(ok and grows), "; ".join(parts) + ".", figures)
 
 
 def plateau_stall(store, runs, expect) -> Verdict:
