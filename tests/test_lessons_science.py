@@ -18,7 +18,8 @@ import engine.trainer
 from engine.config import RunConfig
 from engine.jobs import JobManager
 from engine.lessons import LESSONS, SIZES, check_lesson, lesson_configs, start_lesson
-from engine.lessons.criteria import beat_baseline, clipped_as_set, epoch_jumps, runs_by_label, vanished
+from engine.lessons.criteria import beat_baseline, clipped_as_set, epoch_jumps, vanished
+from engine.lessons.readers import runs_by_label
 from engine.lessons.references import REFERENCES, reference_ids
 from engine.store import RunStore
 

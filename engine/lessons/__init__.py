@@ -24,7 +24,8 @@ two idle cores; the default), and "full", the size the lesson's figures were fir
 from __future__ import annotations
 
 from engine.lessons.catalogue import LESSONS, SIZES, Lesson
-from engine.lessons.criteria import Finding, Verdict, runs_by_label
+from engine.lessons.criteria import Finding, Verdict
+from engine.lessons.readers import runs_by_label
 from engine.lessons.references import REFERENCES
 
 __all__ = ["DEFAULT_SIZE", "LESSONS", "REFERENCES", "SIZES", "Finding", "Lesson", "Verdict", "check_lesson",

@@ -27,21 +27,18 @@ from engine.lessons.criteria import (
     blew_up,
     clipped_as_set,
     epoch_jumps,
-    final,
     flattering,
     fmt,
     judge,
-    median,
     on_unit_circle,
     reach_early,
-    series,
     spiked,
     stalled,
-    step_lengths,
     summed_vanished,
     vanished,
     well_inside,
 )
+from engine.lessons.readers import final, median, series, step_lengths
 
 
 def early_spike(store, runs, expect) -> Verdict:
