@@ -46,8 +46,8 @@ BEAT_SHARE = 0.5
 # a reported loss 10 % below the loss on real tokens is flattery, not float error
 FLATTER_SHARE = 0.10
 SAME_LOSS_TOL = 1e-4  # packed vs masked: the same sums in a different order, float32 rounding only
-# naive padding's reported loss claims a gain over masking; a real-token difference under a
-# tenth of that claim (either way) is not the gain it claims
+# naive padding's reported loss claims a gain over masking; a real-token gain under a tenth
+# of that claim is not the gain it claims (a loss on real tokens is what the lesson warns of)
 REAL_GAIN_SHARE = 0.1
 # epoch jumps: the change at an epoch start must exceed twice the typical change between the
 # other evaluations, at most boundaries (three in four), and be at least JUMP_FLOOR nats: a
