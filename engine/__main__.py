@@ -23,7 +23,7 @@ import time
 import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
-from engine.lessons.cli import run_lesson_command
+from engine.lessons.cli import add_lesson_options, run_lesson_command
 from engine.preflight import preflight
 from engine.series import declared
 from engine.store import RunStore, StoreError
@@ -80,8 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     lesson = sub.add_parser("lesson", help="run a lesson headless and print its verdict")
-    lesson.add_argument("name", nargs="?")
-    lesson.add_argument("--list", action="store_true", help="list the lessons")
+    add_lesson_options(lesson)
     lesson.set_defaults(func=cmd_lesson)
     return p
 

@@ -1,7 +1,8 @@
 """`python -m engine lesson`: list the lessons, or run one headless and print its verdict.
 
-    python -m engine lesson --list
-    python -m engine lesson early-spike
+    python -m engine lesson --list                      # each lesson, its class-size time and measured rate
+    python -m engine lesson early-spike                 # class size (<= 60 s on two idle cores), seed 0
+    python -m engine lesson early-spike --seed 11 --size full
 
 The runs land in the CLI's store ($RNNLAB_STORE, default ~/.rnnlab/runs.sqlite) as one
 group, so the dashboard can open them afterwards. Exit status 0 whether or not the
@@ -15,14 +16,24 @@ import sys
 import time
 
 from engine.jobs import JobManager
-from engine.lessons import LESSONS, check_lesson, get_lesson, lesson_configs, start_lesson
+from engine.lessons import DEFAULT_SIZE, LESSONS, SIZES, check_lesson, get_lesson, lesson_configs, start_lesson
+from engine.lessons.references import based_on
 from engine.store import RunStore
 
 PROGRESS_EVERY = 0.5  # seconds between progress-line updates
 
 
+def add_lesson_options(parser) -> None:
+    """The `lesson` sub-command's arguments (engine/__main__.py builds the sub-parser)."""
+    parser.add_argument("name", nargs="?", help="the lesson's id; --list shows them")
+    parser.add_argument("--list", action="store_true", help="list the lessons, their class-size time and rate")
+    parser.add_argument("--size", choices=SIZES, default=DEFAULT_SIZE,
+                        help="small: the science tests' size; class: <= 60 s on two idle cores; full: as first measured")
+    parser.add_argument("--seed", type=int, default=None, help="seed of every run (default: the lesson's, 0)")
+
+
 def run_lesson_command(args) -> int:
-    """Dispatch `lesson [NAME] [--list]` (args.name, args.list)."""
+    """Dispatch `lesson [NAME] [--list] [--size S] [--seed N]`."""
     if args.list or not args.name:
         print_list(sys.stdout)
         return 0 if args.list else 2
@@ -30,25 +41,28 @@ def run_lesson_command(args) -> int:
         print(f"error: no lesson {args.name!r}. Lessons:", file=sys.stderr)
         print_list(sys.stderr)
         return 2
-    return run_lesson(args.name, small=getattr(args, "small", False))
+    return run_lesson(args.name, size=args.size, seed=args.seed)
 
 
 def print_list(out) -> None:
     width = max(len(name) for name in LESSONS)
     for lesson in LESSONS.values():
-        print(f"{lesson.id:{width}}  {lesson.title} (reference {lesson.reference})", file=out)
+        print(f"{lesson.id:{width}}  {lesson.title}: about {lesson.class_seconds:.0f} s at class size", file=out)
         print(f"{'':{width}}  {lesson.question}", file=out)
+        print(f"{'':{width}}  {lesson.rate}", file=out)
+        print(f"{'':{width}}  {based_on(lesson.reference)}", file=out)
 
 
-def run_lesson(lesson_id: str, small: bool = False) -> int:
+def run_lesson(lesson_id: str, size: str = DEFAULT_SIZE, seed: int | None = None) -> int:
     """Run one lesson's group to the end, showing progress, then print the verdict and figures."""
     lesson = get_lesson(lesson_id)
-    base, variants = lesson_configs(lesson_id, small)
+    base, variants = lesson_configs(lesson_id, size, seed)
     store = RunStore()
     jobs = JobManager(store)
     print(f"{lesson.title}\n{lesson.question}\n", file=sys.stderr)
-    print(f"runs: {', '.join(variants)}; {base.max_steps} steps each; store {store.path}", file=sys.stderr)
-    group_id, run_ids = start_lesson(lesson_id, jobs, small=small)
+    print(f"{size} size, seed {base.seed}; runs: {', '.join(variants)}; {base.max_steps} steps each; "
+          f"store {store.path}", file=sys.stderr)
+    group_id, run_ids = start_lesson(lesson_id, jobs, size=size, seed=seed)
     try:
         wait_with_progress(jobs, store, run_ids, base.max_steps)
     except KeyboardInterrupt:
@@ -85,7 +99,8 @@ def print_verdict(lesson, store, run_ids, group_id: str) -> None:
     width = max((len(k) for k in verdict.figures), default=0)
     for name, value in verdict.figures.items():
         print(f"  {name:{width}}  {format_figure(value)}")
-    print(f"\ngroup {group_id}: open it in the dashboard's Compare view.")
+    print(f"\n{lesson.rate}")
+    print(f"group {group_id}: open it in the dashboard's Compare view.")
 
 
 def format_figure(x: float) -> str:

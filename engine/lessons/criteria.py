@@ -1,10 +1,11 @@
-"""Lesson checkers: per-run criteria over the stored series, and the verdicts built from them.
+"""Lesson checkers: per-run criteria over the stored series, and what verdicts are built from.
 
 Each criterion reads one run from the store and returns a Finding: did this run show the
 phenomenon, and the figures behind that answer. A lesson says for which of its variants the
-criterion should hold; its verdict shows when every variant behaves that way and any
-comparison across runs holds too. Nothing here knows a figure in advance: thresholds are
-the named constants below, each with why, and are never tuned to make a lesson pass.
+criterion should hold and for which it must not; its verdict (verdicts.py) shows when every
+variant behaves that way and the comparisons across runs hold too. Nothing here knows a
+figure in advance: thresholds are the named constants below, each with why, and are never
+tuned to make a lesson pass.
 """
 
 from __future__ import annotations
@@ -14,19 +15,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.lessons.readers import baseline, final, first_step_below, series, tail_mean
+
 # early perplexity: per-batch perplexity at init wanders by a few percent between batches,
 # so a rise of 10 % above both |V| and the starting value is a real rise, not batch noise
 SPIKE_MARGIN = 1.10
 EARLY_STEPS = 100  # where "early" ends: the spike comes in the first few updates, or right after a warmup
 # blow-up: a training loss 1 nat above where it started is e (2.7) times the starting perplexity
 BLOWUP_NATS = 1.0
+# clipping as recorded: grad/norm_clipped is computed in float32 from grad/norm, so agreement
+# to a relative 1e-4 is equality, and a threshold is kept when the clipped norm is within it
+CLIP_TOL = 1e-4
 # vanishing: "orders of magnitude" = at least a factor 100 between dL_T/dh_T and dL_T/dh_1
 VANISH_ORDERS = 2.0
-UNDERFLOW = 1e-38  # float32 norms below this read as 0; report the ratio as at most this
-# unit circle: orthogonal_ and identity put every |eigenvalue| at 1 up to float32 rounding
-# (~1e-6; the step-0 spectrum is measured before the first update); a random init spreads
-# them over the disc, max ||eig| - 1| near 1
+# unit circle: orthogonal_ puts every |eigenvalue| at 1 up to float32 rounding (~1e-6; the
+# step-0 spectrum is measured before the first update); a random init spreads them over the
+# disc, max ||eig| - 1| near 1
 UNIT_TOL = 1e-4
+# orthogonal init "reaches further": at least twice the default's reach (reach/steps), a
+# difference far outside the probe's sub-batch noise (8 sequences: the default's reach moves by
+# a step or two between neighbouring probes) and what a reader sees as "further" on the chart
+REACH_MARGIN = 2.0
+# a reach of 5 steps or fewer is shorter than the default init's at step 0 (7-8 steps): whatever
+# an initialisation bought is gone
+COLLAPSED_REACH = 5
 INSIDE_MARGIN = 0.2  # "well inside the unit circle": spectral radius at most 0.8
 DEFAULT_RADIUS = 1 / math.sqrt(3)  # U(-1/sqrt(H), 1/sqrt(H)) has variance 1/(3H): circular law radius
 # learning a long-range task: at least halving the do-nothing (predict-the-mean) error
@@ -34,13 +46,15 @@ BEAT_SHARE = 0.5
 # a reported loss 10 % below the loss on real tokens is flattery, not float error
 FLATTER_SHARE = 0.10
 SAME_LOSS_TOL = 1e-4  # packed vs masked: the same sums in a different order, float32 rounding only
-# naive padding's reported loss claims a gain over masking; on real tokens it must show less
-# than a tenth of that gain for the reported figure to count as misleading
+# naive padding's reported loss claims a gain over masking; a real-token gain under a tenth
+# of that claim is not the gain it claims (a loss on real tokens is what the lesson warns of)
 REAL_GAIN_SHARE = 0.1
 # epoch jumps: the change at an epoch start must exceed twice the typical change between the
-# other evaluations, at most boundaries (three in four)
+# other evaluations, at most boundaries (three in four), and be at least JUMP_FLOOR nats: a
+# drop of 0.05 nats is 5 % in perplexity, the least a reader can see on the loss chart
 JUMP_RATIO = 2.0
 JUMP_SHARE = 0.75
+JUMP_FLOOR = 0.05
 # sequence length: one setting's final validation perplexity varies by about 1 % between seeds
 # (4.24-4.29 at seq_len 64), so a change under 2 % between lengths is no difference
 NO_DIFFERENCE = 0.02
@@ -66,36 +80,6 @@ class Verdict:
     figures: dict[str, float]
 
 
-# ---- reading the store -----------------------------------------------------------------
-
-
-def runs_by_label(store, run_ids) -> dict[str, str]:
-    """{variant label: run id} of a lesson's runs."""
-    return {(store.run(r).label or r): r for r in run_ids}
-
-
-def series(store, run_id: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every stored point of a scalar series."""
-    return store.scalars(run_id, name)
-
-
-def baseline(store, run_id: str, key: str) -> float:
-    return float(store.run(run_id).summary.get("baselines", {}).get(key, math.nan))
-
-
-def final(store, run_id: str, name: str) -> float:
-    _, v = series(store, run_id, name)
-    return float(v[-1]) if len(v) else math.nan
-
-
-def tail_mean(store, run_id: str, name: str, share: float = 0.25) -> float:
-    """Mean of the last `share` of a series' points."""
-    _, v = series(store, run_id, name)
-    if not len(v):
-        return math.nan
-    return float(np.mean(v[-max(1, int(len(v) * share)) :]))
-
-
 # ---- per-run criteria ------------------------------------------------------------------
 
 
@@ -107,7 +91,8 @@ def spiked(store, run_id: str) -> Finding:
     early = (steps >= 1) & (steps <= EARLY_STEPS)
     i = int(np.argmax(np.where(early, ppl, -np.inf)))
     peak, start = float(ppl[i]), float(ppl[0])
-    figures = {"peak ppl": peak, "peak step": float(steps[i]), "ppl at step 0": start, "uniform ppl": V}
+    figures = {"peak ppl": peak, "peak step": float(steps[i]), "ppl at step 0": start, "uniform ppl": V,
+               "final val ppl": final(store, run_id, "val/ppl")}
     return Finding(peak > SPIKE_MARGIN * max(V, start), figures)
 
 
@@ -128,16 +113,85 @@ def blew_up(store, run_id: str) -> Finding:
     return Finding(run.status == "diverged" or figures["peak loss"] > loss[0] + BLOWUP_NATS, figures)
 
 
+def clipped_as_set(store, run_id: str) -> Finding:
+    """The recorded clipping matches the run's setting: none leaves every gradient as it was;
+    norm clipping brings every gradient above the threshold down to it and leaves the others."""
+    cfg = store.run(run_id).config
+    _, norm = series(store, run_id, "grad/norm")
+    _, after = series(store, run_id, "grad/norm_clipped")
+    _, fired = series(store, run_id, "grad/clipped")
+    ok = np.isfinite(norm) & np.isfinite(after)
+    norm, after, fired = norm[ok], after[ok], fired[ok]
+    same = np.abs(after - norm) <= CLIP_TOL * np.maximum(norm, 1e-12)
+    if cfg["clip"] == "none":
+        honest = bool(same.all() and not fired.any())
+    else:  # norm: the same test applies to value clipping's norm only as an upper bound, so norm only
+        theta = cfg["clip_value"]
+        above = norm > theta * (1 + CLIP_TOL)
+        honest = bool((after[above] <= theta * (1 + CLIP_TOL)).all() and fired[above].all()
+                      and same[~above].all() and len(norm) > 0)
+    figures = {"clipped (share of steps)": float(fired.mean()) if len(fired) else math.nan,
+               "largest norm after clipping": float(after.max()) if len(after) else math.nan,
+               "median norm before clipping": float(np.median(norm)) if len(norm) else math.nan}
+    return Finding(honest, figures)
+
+
+def log_decay(norms: np.ndarray) -> float:
+    """Orders of magnitude ||dL_T/dh_t|| falls from t = T back to t = 1; NaN when nothing passes back.
+
+    A cut recurrence gives exactly 0 at every t < T: no gradient passes even one step, which
+    is not vanishing through time, so it reads NaN (not 38 orders, float32's underflow). Where
+    the far end underflows to 0 after a gradual decay, the slope over the positive part is
+    extrapolated to t = 1."""
+    T = len(norms)
+    if T < 2 or not norms[-1] > 0 or not norms[-2] > 0:
+        return math.nan
+    positive = np.nonzero(norms > 0)[0]
+    first = int(positive[0])
+    if not (norms[first:] > 0).all():  # a zero in the middle: not a decay through time
+        return math.nan
+    orders = math.log10(norms[-1] / norms[first])
+    return orders * (T - 1) / max(T - 1 - first, 1)
+
+
 def vanished(store, run_id: str) -> Finding:
-    """||dL_T/dh_t|| falls by VANISH_ORDERS orders of magnitude from t = T back to t = 1 (median over probes)."""
+    """||dL_T/dh_t|| falls by VANISH_ORDERS orders of magnitude from t = T back to t = 1, as a
+    gradual decay (median over probes; probes where nothing passes back count against it)."""
     steps, arrays = store.arrays(run_id, "reach/last/l0")
-    orders = [-math.log10(max(a[0] / a[-1], UNDERFLOW)) if a[-1] > 0 else math.nan for a in arrays]
-    orders = np.array([o for o in orders if math.isfinite(o)])
+    orders = np.array([log_decay(a) for a in arrays])
     T = len(arrays[0]) if arrays else 0
-    med = float(np.median(orders)) if len(orders) else math.nan
+    passed = np.isfinite(orders)
+    med = float(np.median(np.where(passed, orders, -np.inf))) if len(orders) else math.nan
+    late = orders[-1] if len(orders) else math.nan
     figures = {"decay (orders of magnitude)": med, "at init": float(orders[0]) if len(orders) else math.nan,
-               "per step": med / max(T - 1, 1), "probes": float(len(orders))}
-    return Finding(bool(med >= VANISH_ORDERS), figures)
+               "at the end": float(late), "per step": med / max(T - 1, 1),
+               "probes": float(len(orders)), "probes with no gradient past T": float((~passed).sum())}
+    return Finding(bool(math.isfinite(med) and med >= VANISH_ORDERS), figures)
+
+
+def summed_vanished(store, run_id: str) -> Finding:
+    """vanished, for the gradient of the loss summed over all positions (reach/sum)."""
+    _, arrays = store.arrays(run_id, "reach/sum/l0")
+    orders = np.array([log_decay(a) for a in arrays])
+    med = float(np.median(orders)) if len(orders) else math.nan
+    return Finding(bool(math.isfinite(med) and med >= VANISH_ORDERS), {"decay (orders of magnitude)": med})
+
+
+def reach_early(store, run_id: str) -> dict[str, float]:
+    """reach/steps at init, its median over the warmup (the first 100 steps without one), and after."""
+    cfg = store.run(run_id).config
+    steps, v = series(store, run_id, "reach/steps/l0")
+    end = cfg["warmup_steps"] or EARLY_STEPS
+    early, later = v[steps <= end], v[steps > end]
+    return {"reach at init (steps)": float(v[0]) if len(v) else math.nan,
+            "reach early, median (steps)": float(np.median(early)) if len(early) else math.nan,
+            "reach later, median (steps)": float(np.median(later)) if len(later) else math.nan,
+            f"first step with reach <= {COLLAPSED_REACH} after the warmup": _first(steps[steps > end], later <= COLLAPSED_REACH)}
+
+
+def _first(steps: np.ndarray, mask: np.ndarray) -> float:
+    hit = np.nonzero(mask)[0]
+    return float(steps[hit[0]]) if len(hit) else math.nan
 
 
 def _init_eigs(store, run_id: str) -> np.ndarray:
@@ -171,7 +225,9 @@ def beat_baseline(store, run_id: str) -> Finding:
     """The final validation MSE is below BEAT_SHARE of the predict-the-mean baseline."""
     mse, base = final(store, run_id, "val/loss"), baseline(store, run_id, "mean_mse")
     share = mse / base
-    return Finding(bool(share < BEAT_SHARE), {"final val MSE": mse, "baseline MSE": base, "share of baseline": share})
+    figures = {"final val MSE": mse, "baseline MSE": base, "share of baseline": share,
+               "first step below the line": first_step_below(store, run_id, "val/loss", BEAT_SHARE * base)}
+    return Finding(bool(share < BEAT_SHARE), figures)
 
 
 def flattering(store, run_id: str) -> Finding:
@@ -181,15 +237,17 @@ def flattering(store, run_id: str) -> Finding:
 
 
 def epoch_jumps(store, run_id: str) -> Finding:
-    """Train metrics since the last evaluation jump at each epoch start, beyond the moves in between."""
+    """Train metrics since the last evaluation drop at each epoch start, beyond the moves in
+    between (JUMP_RATIO) and by at least JUMP_FLOOR nats, at JUMP_SHARE of the boundaries."""
     bpe = store.run(run_id).summary.get("batches_per_epoch", 1)
     steps, loss = series(store, run_id, "window/loss")
     _, hr = series(store, run_id, "window/hr@10")
     epoch = (steps - 1) // bpe  # an evaluation recorded at step s follows update s - 1
-    d_loss, d_hr, new = np.diff(loss), np.diff(hr) if len(hr) == len(loss) else np.zeros(len(loss) - 1), np.diff(epoch) > 0
+    d_loss, new = np.diff(loss), np.diff(epoch) > 0
+    d_hr = np.diff(hr) if len(hr) == len(loss) else np.zeros(len(d_loss))
     jumps, moves = d_loss[new], np.abs(d_loss[~new])
     typical = float(np.median(moves)) if len(moves) else math.nan
-    big = (-jumps > JUMP_RATIO * typical) if len(jumps) else np.zeros(0, bool)
+    big = (-jumps > max(JUMP_RATIO * typical, JUMP_FLOOR)) if len(jumps) else np.zeros(0, bool)
     figures = {
         "loss change at epoch start": float(np.median(jumps)) if len(jumps) else math.nan,
         "loss change between other evals (median |.|)": typical,
