@@ -27,6 +27,7 @@ from engine.lessons.catalogue import LESSONS, SIZES, Lesson
 from engine.lessons.criteria import Finding, Verdict
 from engine.lessons.readers import runs_by_label
 from engine.lessons.references import REFERENCES
+from engine.trainer import LOSS
 
 __all__ = ["DEFAULT_SIZE", "LESSONS", "REFERENCES", "SIZES", "Finding", "Lesson", "Verdict", "check_lesson",
            "lesson_configs", "start_lesson"]
@@ -64,7 +65,7 @@ def check_lesson(lesson_id: str, store, run_ids) -> Verdict:
     lesson = get_lesson(lesson_id)
     runs = runs_by_label(store, run_ids)
     missing = [label for label in lesson.variants if label not in runs]
-    empty = [label for label, rid in runs.items() if not len(store.scalars(rid, "train/loss")[0])]
+    empty = [label for label, rid in runs.items() if not len(store.scalars(rid, LOSS.name)[0])]
     if missing or empty:
         return Verdict(False, f"Not enough data to judge: no runs for {', '.join(missing + empty)}.", {})
     try:

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.lessons.readers import baseline, final, first_step_below, series, tail_mean
+from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, PLATEAU_CUTS
+from engine.probes import GradientReachProbe, SpectrumProbe
+from engine.trainer import LOSS, PPL, TRAIN_METRIC, VAL_LOSS, VAL_PPL, WINDOW
 
 # early perplexity: per-batch perplexity at init wanders by a few percent between batches,
 # so a rise of 10 % above both |V| and the starting value is a real rise, not batch noise
@@ -85,28 +88,28 @@ class Verdict:
 
 def spiked(store, run_id: str) -> Finding:
     """Perplexity rose above both |V| and its starting value in the first EARLY_STEPS updates."""
-    steps, ppl = series(store, run_id, "train/ppl")
+    steps, ppl = series(store, run_id, PPL.name)
     V = baseline(store, run_id, "uniform_ppl")
     ppl = np.nan_to_num(ppl, nan=np.inf)
     early = (steps >= 1) & (steps <= EARLY_STEPS)
     i = int(np.argmax(np.where(early, ppl, -np.inf)))
     peak, start = float(ppl[i]), float(ppl[0])
     figures = {"peak ppl": peak, "peak step": float(steps[i]), "ppl at step 0": start, "uniform ppl": V,
-               "final val ppl": final(store, run_id, "val/ppl")}
+               "final val ppl": final(store, run_id, VAL_PPL.name)}
     return Finding(peak > SPIKE_MARGIN * max(V, start), figures)
 
 
 def blew_up(store, run_id: str) -> Finding:
     """The run diverged (NaN/Inf), or its training loss rose BLOWUP_NATS above where it started."""
     run = store.run(run_id)
-    steps, loss = series(store, run_id, "train/loss")
-    _, norm = series(store, run_id, "grad/norm")
+    steps, loss = series(store, run_id, LOSS.name)
+    _, norm = series(store, run_id, GRAD_NORM.name)
     loss = np.nan_to_num(loss, nan=np.inf)
     finite = norm[np.isfinite(norm)]
     figures = {
         "initial loss": float(loss[0]),
         "peak loss": float(loss[1:].max()) if len(loss) > 1 else math.nan,
-        "final loss": tail_mean(store, run_id, "train/loss", 0.05),
+        "final loss": tail_mean(store, run_id, LOSS.name, 0.05),
         "grad norm max/median": float(finite.max() / np.median(finite)) if len(finite) else math.nan,
         "diverged at step": float(steps[-1]) if run.status == "diverged" else math.nan,
     }
@@ -117,9 +120,9 @@ def clipped_as_set(store, run_id: str) -> Finding:
     """The recorded clipping matches the run's setting: none leaves every gradient as it was;
     norm clipping brings every gradient above the threshold down to it and leaves the others."""
     cfg = store.run(run_id).config
-    _, norm = series(store, run_id, "grad/norm")
-    _, after = series(store, run_id, "grad/norm_clipped")
-    _, fired = series(store, run_id, "grad/clipped")
+    _, norm = series(store, run_id, GRAD_NORM.name)
+    _, after = series(store, run_id, GRAD_NORM_CLIPPED.name)
+    _, fired = series(store, run_id, GRAD_CLIPPED.name)
     ok = np.isfinite(norm) & np.isfinite(after)
     norm, after, fired = norm[ok], after[ok], fired[ok]
     same = np.abs(after - norm) <= CLIP_TOL * np.maximum(norm, 1e-12)
@@ -157,7 +160,7 @@ def log_decay(norms: np.ndarray) -> float:
 def vanished(store, run_id: str) -> Finding:
     """||dL_T/dh_t|| falls by VANISH_ORDERS orders of magnitude from t = T back to t = 1, as a
     gradual decay (median over probes; probes where nothing passes back count against it)."""
-    steps, arrays = store.arrays(run_id, "reach/last/l0")
+    steps, arrays = store.arrays(run_id, GradientReachProbe.LAST.at(layer=0))
     orders = np.array([log_decay(a) for a in arrays])
     T = len(arrays[0]) if arrays else 0
     passed = np.isfinite(orders)
@@ -171,7 +174,7 @@ def vanished(store, run_id: str) -> Finding:
 
 def summed_vanished(store, run_id: str) -> Finding:
     """vanished, for the gradient of the loss summed over all positions (reach/sum)."""
-    _, arrays = store.arrays(run_id, "reach/sum/l0")
+    _, arrays = store.arrays(run_id, GradientReachProbe.SUM.at(layer=0))
     orders = np.array([log_decay(a) for a in arrays])
     med = float(np.median(orders)) if len(orders) else math.nan
     return Finding(bool(math.isfinite(med) and med >= VANISH_ORDERS), {"decay (orders of magnitude)": med})
@@ -180,7 +183,7 @@ def summed_vanished(store, run_id: str) -> Finding:
 def reach_early(store, run_id: str) -> dict[str, float]:
     """reach/steps at init, its median over the warmup (the first 100 steps without one), and after."""
     cfg = store.run(run_id).config
-    steps, v = series(store, run_id, "reach/steps/l0")
+    steps, v = series(store, run_id, GradientReachProbe.STEPS.at(layer=0))
     end = cfg["warmup_steps"] or EARLY_STEPS
     early, later = v[steps <= end], v[steps > end]
     return {"reach at init (steps)": float(v[0]) if len(v) else math.nan,
@@ -196,7 +199,7 @@ def _first(steps: np.ndarray, mask: np.ndarray) -> float:
 
 def _init_eigs(store, run_id: str) -> np.ndarray:
     """|eigenvalues| of every gate block of layer 0 at step 0."""
-    names = [n for n in store.series_names(run_id) if n.startswith("spectrum/eig/l0/")]
+    names = [n for n in store.series_names(run_id) if (SpectrumProbe.EIG.parts(n) or {}).get("layer") == "0"]
     mags = []
     for n in names:
         steps, arrays = store.arrays(run_id, n, max_items=None)
@@ -223,16 +226,16 @@ def well_inside(store, run_id: str) -> Finding:
 
 def beat_baseline(store, run_id: str) -> Finding:
     """The final validation MSE is below BEAT_SHARE of the predict-the-mean baseline."""
-    mse, base = final(store, run_id, "val/loss"), baseline(store, run_id, "mean_mse")
+    mse, base = final(store, run_id, VAL_LOSS.name), baseline(store, run_id, "mean_mse")
     share = mse / base
     figures = {"final val MSE": mse, "baseline MSE": base, "share of baseline": share,
-               "first step below the line": first_step_below(store, run_id, "val/loss", BEAT_SHARE * base)}
+               "first step below the line": first_step_below(store, run_id, VAL_LOSS.name, BEAT_SHARE * base)}
     return Finding(bool(share < BEAT_SHARE), figures)
 
 
 def flattering(store, run_id: str) -> Finding:
     """The reported training loss sits FLATTER_SHARE below the loss on real tokens (last quarter)."""
-    reported, real = tail_mean(store, run_id, "train/loss"), tail_mean(store, run_id, "train/real_loss")
+    reported, real = tail_mean(store, run_id, LOSS.name), tail_mean(store, run_id, TRAIN_METRIC.at(metric="real_loss"))
     return Finding(bool(reported < (1 - FLATTER_SHARE) * real), {"reported loss": reported, "real-token loss": real})
 
 
@@ -240,8 +243,8 @@ def epoch_jumps(store, run_id: str) -> Finding:
     """Train metrics since the last evaluation drop at each epoch start, beyond the moves in
     between (JUMP_RATIO) and by at least JUMP_FLOOR nats, at JUMP_SHARE of the boundaries."""
     bpe = store.run(run_id).summary.get("batches_per_epoch", 1)
-    steps, loss = series(store, run_id, "window/loss")
-    _, hr = series(store, run_id, "window/hr@10")
+    steps, loss = series(store, run_id, WINDOW.at(metric="loss"))
+    _, hr = series(store, run_id, WINDOW.at(metric="hr@10"))
     epoch = (steps - 1) // bpe  # an evaluation recorded at step s follows update s - 1
     d_loss, new = np.diff(loss), np.diff(epoch) > 0
     d_hr = np.diff(hr) if len(hr) == len(loss) else np.zeros(len(d_loss))
@@ -264,8 +267,8 @@ def stalled(store, run_id: str) -> Finding:
     steps, lr = series(store, run_id, "lr")
     at_min = np.nonzero(lr <= cfg["min_lr"] * (1 + 1e-6))[0]
     first = float(steps[at_min[0]]) if len(at_min) else math.nan
-    figures = {"reached min_lr at step": first, "cuts": final(store, run_id, "plateau/cuts"),
-               "final val loss": final(store, run_id, "val/loss")}
+    figures = {"reached min_lr at step": first, "cuts": final(store, run_id, PLATEAU_CUTS.name),
+               "final val loss": final(store, run_id, VAL_LOSS.name)}
     return Finding(bool(len(at_min) and first < STALL_SHARE * cfg["max_steps"]), figures)
 
 

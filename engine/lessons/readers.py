@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from engine.probes import WeightProbe
+
 
 def runs_by_label(store, run_ids) -> dict[str, str]:
     """{variant label: run id} of a lesson's runs."""
@@ -55,8 +57,8 @@ def step_lengths(store, run_id: str) -> np.ndarray:
 
     ||W|| is taken after the update (the probe records that one), so the figure is exact to
     within the update's own size relative to the weights' (about 3 % here)."""
-    steps, ratio = series(store, run_id, "update_ratio")
-    names = [n for n in store.series_names(run_id) if n.startswith("weight_norm/")]
+    steps, ratio = series(store, run_id, WeightProbe.RATIO_ALL.name)
+    names = [n for n in store.series_names(run_id) if WeightProbe.NORM.matches(n)]
     w2 = np.zeros(len(steps))
     for n in names:
         s, v = series(store, run_id, n)

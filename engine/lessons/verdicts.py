@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from engine.diagnosis import STEP_MS
 from engine.lessons.criteria import (
     COLLAPSED_REACH,
     DEFAULT_RADIUS,
@@ -39,6 +40,8 @@ from engine.lessons.criteria import (
     well_inside,
 )
 from engine.lessons.readers import final, median, series, step_lengths
+from engine.probes import HiddenProbe, SpectrumProbe
+from engine.trainer import LOSS, TRAIN_METRIC, VAL_LOSS, VAL_METRIC, VAL_PPL
 
 
 def early_spike(store, runs, expect) -> Verdict:
@@ -111,7 +114,7 @@ def vanishing(store, runs, expect) -> Verdict:
     longest = runs[by_len[-1]]
     radius = _radius_and_saturation(store, longest, by_len[-1], figures)
     through_tanh = radius > 1 and found[by_len[-1]].figures["at the end"] >= VANISH_ORDERS
-    ppl = {label: final(store, runs[label], "val/ppl") for label in by_len}
+    ppl = {label: final(store, runs[label], VAL_PPL.name) for label in by_len}
     for label in by_len:
         figures[f"{label}: final val ppl"] = ppl[label]
     change = (ppl[by_len[-1]] - ppl[by_len[0]]) / ppl[by_len[0]]
@@ -122,8 +125,8 @@ def vanishing(store, runs, expect) -> Verdict:
 
 
 def _radius_and_saturation(store, run_id: str, label: str, figures: dict) -> float:
-    _, radius = series(store, run_id, "spectrum/radius/l0/h")
-    _, sat = series(store, run_id, "hidden/saturation/l0")
+    _, radius = series(store, run_id, SpectrumProbe.RADIUS.at(layer=0, gate="h"))
+    _, sat = series(store, run_id, HiddenProbe.SATURATION.at(layer=0))
     figures[f"{label}: spectral radius at init"] = float(radius[0]) if len(radius) else math.nan
     figures[f"{label}: spectral radius at the end"] = float(radius[-1]) if len(radius) else math.nan
     figures[f"{label}: probes with radius above 1 (share)"] = float((radius > 1).mean()) if len(radius) else math.nan
@@ -184,11 +187,11 @@ def init_spectrum(store, runs, expect) -> Verdict:
 
 def _later_state(store, run_id: str) -> dict[str, float]:
     """What goes with a late collapse of the reach: W_h's largest radius and the saturation at the end."""
-    _, radius = series(store, run_id, "spectrum/radius/l0/h")
-    _, sat = series(store, run_id, "hidden/saturation/l0")
+    _, radius = series(store, run_id, SpectrumProbe.RADIUS.at(layer=0, gate="h"))
+    _, sat = series(store, run_id, HiddenProbe.SATURATION.at(layer=0))
     return {"largest spectral radius": float(radius.max()) if len(radius) else math.nan,
             "saturated at the end (share)": float(sat[-1]) if len(sat) else math.nan,
-            "final val MSE": final(store, run_id, "val/loss")}
+            "final val MSE": final(store, run_id, VAL_LOSS.name)}
 
 
 def _from_step(step: float) -> str:
@@ -222,16 +225,16 @@ def _long_range_summary(found) -> str:
 def packing(store, runs, expect) -> Verdict:
     """Naive padding's reported loss flatters; packed and masked agree; on real tokens naive gains little."""
     ok, found, figures = judge(store, runs, flattering, expect)
-    _, a = series(store, runs["packed"], "train/loss")
-    _, b = series(store, runs["padded + mask"], "train/loss")
+    _, a = series(store, runs["packed"], LOSS.name)
+    _, b = series(store, runs["padded + mask"], LOSS.name)
     n = min(len(a), len(b))
     same = float(np.max(np.abs(a[:n] - b[:n]))) if n else math.nan
-    real = {label: final(store, rid, "val/real_loss") for label, rid in runs.items()}
-    cost = {label: median(store, rid, "time/step_ms") for label, rid in runs.items()}
+    real = {label: final(store, rid, VAL_METRIC.at(metric="real_loss")) for label, rid in runs.items()}
+    cost = {label: median(store, rid, STEP_MS.name) for label, rid in runs.items()}
     naive, masked = found["padded, naive"].figures, found["padded + mask"].figures
     claimed = masked["reported loss"] - naive["reported loss"]  # what naive padding's own loss says it gains
     gained = real["padded + mask"] - real["padded, naive"]  # what it gains on real validation tokens
-    pads = _tail(store, runs["padded, naive"], "train/pad_share")
+    pads = _tail(store, runs["padded, naive"], TRAIN_METRIC.at(metric="pad_share"))
     figures["packed vs masked: max |train loss difference|"] = same
     figures["naive vs masked: reported gain (nats)"] = claimed
     figures["naive vs masked: real-token gain (nats)"] = gained
@@ -262,7 +265,7 @@ def epoch_boundaries(store, runs, expect) -> Verdict:
     drops = [found[label].figures["loss change at epoch start"] for label in by_lr]
     grows = all(later < earlier for earlier, later in zip(drops, drops[1:]))  # more negative with each lr
     for label in by_lr:
-        steps, val = series(store, runs[label], "val/loss")
+        steps, val = series(store, runs[label], VAL_LOSS.name)
         figures[f"{label}: best val loss"] = float(val.min()) if len(val) else math.nan
         figures[f"{label}: best val loss at step"] = float(steps[np.argmin(val)]) if len(val) else math.nan
         figures[f"{label}: final val loss"] = float(val[-1]) if len(val) else math.nan
