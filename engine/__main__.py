@@ -7,6 +7,7 @@
     python -m engine export RUN --format csv --out run.csv
     python -m engine export RUN --format tensorboard --out DIR   # then: tensorboard --logdir DIR
     python -m engine lesson --list | python -m engine lesson NAME
+    python -m engine sweep --grid lr=1e-3,1e-2 --grid clip_value=0.25,1,4 --seeds 0-2   # on Ray
 
 Runs land in the same store the dashboard reads ($RNNLAB_STORE, default ~/.rnnlab/runs.sqlite).
 """
@@ -23,6 +24,7 @@ import time
 import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
+from engine.distributed.cli import add_sweep_command
 from engine.lessons.cli import run_lesson_command
 from engine.preflight import preflight
 from engine.series import declared
@@ -83,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     lesson.add_argument("name", nargs="?")
     lesson.add_argument("--list", action="store_true", help="list the lessons")
     lesson.set_defaults(func=cmd_lesson)
+    add_sweep_command(sub)
     return p
 
 
