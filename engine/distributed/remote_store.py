@@ -1,8 +1,10 @@
 """RemoteStore: what a Ray worker on another host hands its Trainer instead of a RunStore.
 
-It has the RunStore methods the Trainer and its observers call (set_status, set_summary,
-set_step, add_scalars, add_array, add_event, add_text, flush, run, scalars, ...), so the
-Trainer cannot tell which it has. Records are buffered here and a background thread sends
+`open_store(records)` gives a worker its store: the SQLite file itself when every worker is
+on the store's host ('direct'), else a RemoteStore ('actor'). A RemoteStore has the RunStore
+methods the Trainer and its observers call (set_status, set_summary, set_step, add_scalars,
+add_array, add_event, add_text, flush, run, scalars, ...), so the Trainer cannot tell which
+it has. Records are buffered here and a background thread sends
 them every ~0.5 s to the StoreWriter actor on the store's host (writer_actor.py), in order,
 with this process's pid and host and the runs it trains (their heartbeat). Status and
 summary changes, flushes and reads go at once; a read first sends what is buffered, so it
@@ -25,13 +27,26 @@ import numpy as np
 import ray
 import torch
 
-from engine.store import ACTIVE
+from engine.distributed.runtime import NAMESPACE
+from engine.store import ACTIVE, RunStore
 from engine.store.runs import check_status
 
 log = logging.getLogger(__name__)
 
 SEND_EVERY = 0.5  # s between batches: the store's own commit interval
 BEAT_EVERY = 5.0  # s: send an empty batch at least this often, so a quiet run still has a heartbeat
+
+
+def open_store(records: dict):
+    """The store a worker writes to: the SQLite file itself ('direct') or the writer actor ('actor')."""
+    if records["mode"] == "direct":
+        return RunStore(records["path"])
+    return RemoteStore(ray.get_actor(records["writer"], namespace=NAMESPACE))
+
+
+def worker_info() -> dict:
+    """Where this process trains: kept in each run's summary as `worker` (host, pid, Ray node id)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
 
 class RemoteStore:

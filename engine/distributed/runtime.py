@@ -121,8 +121,8 @@ def start_writer(store_path: str | os.PathLike, name: str):
     path = str(Path(store_path).resolve())
     # the one process allowed the real store: RNNLAB_STORE names it (every other worker's points nowhere)
     env = {"env_vars": {"RNNLAB_STORE": path}}
-    writer = ray.remote(StoreWriter).options(name=name, num_cpus=0, scheduling_strategy=here, runtime_env=env,
-                                             max_restarts=0).remote(path)
+    writer = ray.remote(StoreWriter).options(name=name, namespace=NAMESPACE, num_cpus=0, scheduling_strategy=here,
+                                             runtime_env=env, max_restarts=0).remote(path)
     ray.get(writer.ping.remote())
     return writer
 

@@ -48,8 +48,8 @@ class Asha:
 
     def why(self) -> str:
         """The reason a stopped run records; {evals} and {val} are filled in by the worker."""
-        return (f"ASHA early stopping: its validation loss {{val:.4g}} after {{evals}} evaluations was not in the "
-                f"best 1/{self.reduction:g} of the runs that reached that point")
+        return (f"ASHA early stopping: its validation loss {{val:.4g}} at evaluation {{evals}} was not in the "
+                f"best 1/{self.reduction:g} of the runs that reached it")
 
 
 @dataclass(frozen=True)

@@ -12,36 +12,19 @@ a trial's own config holds only its run id, created in the store by the driver b
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from pathlib import Path
 
-import ray
 import torch
 from ray import tune
 
 from engine.config import RunConfig
 from engine.diagnosis import observers_for
-from engine.distributed.remote_store import RemoteStore
-from engine.distributed.runtime import NAMESPACE
+from engine.distributed.remote_store import open_store, worker_info
 from engine.distributed.stepper import RunStepper
-from engine.store import RunStore
 from engine.trainer import Trainer
 
 SNAPSHOT_FILE = "snapshot.pt"
-
-
-def open_store(records: dict):
-    """The store a worker writes to: the SQLite file itself ('direct') or the writer actor ('actor')."""
-    if records["mode"] == "direct":
-        return RunStore(records["path"])
-    return RemoteStore(ray.get_actor(records["writer"], namespace=NAMESPACE))
-
-
-def worker_info() -> dict:
-    """Where this process runs: kept in each run's summary as `worker`."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
 
 class RunTrainable(tune.Trainable):
