@@ -59,6 +59,7 @@ class Sweep:
     group: str
     runs: list[tuple[str, RunConfig]]  # (label, config)
     asha: Asha | None = None
+    max_concurrent: int | None = None  # runs training at once (default: one per CPU of the cluster)
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _tune(sweep: Sweep, run_ids: list[str], plan: dict, poll: Callable[[], None]
         tuner = tune.Tuner(
             trainable,
             param_space={"run_id": tune.grid_search(run_ids)},
-            tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
+            tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True, max_concurrent_trials=sweep.max_concurrent),
             run_config=tune.RunConfig(name=sweep.group, storage_path=storage, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=0),
                                       # the Trainer checkpoints into the store; Tune's own copy would be unused
