@@ -25,7 +25,6 @@ from engine.distributed import need_ray
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "rnnlab"
-LOOPBACK = "127.0.0.1"  # a local Ray listens on this machine only
 RECORDS = ("auto", "direct", "actor")
 NO_STORE = "/dev/null/workers-get-their-store-explicitly.sqlite"  # no directory can be made under /dev/null
 PASSED_ON = ("RNNLAB_DATA_DIR", "RNNLAB_CACHE")  # where workers find corpora, if the driver says
@@ -77,7 +76,7 @@ def start_local(num_cpus: int | None = None, setup_hook: str | None = None) -> s
     # Ray turns on token authentication for a new local cluster (good) and warns that it did (noise)
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), namespace=NAMESPACE, include_dashboard=False,
-             _temp_dir=temp, _node_ip_address=LOOPBACK, runtime_env=runtime_env(ship_code=False, setup_hook=setup_hook),
+             _temp_dir=temp, runtime_env=runtime_env(ship_code=False, setup_hook=setup_hook),
              logging_level=logging.WARNING, log_to_driver=False)
     return temp
 
