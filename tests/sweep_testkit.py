@@ -56,3 +56,24 @@ def store_openers(path: Path) -> set[int]:
         except OSError:  # gone, or not ours to read
             continue
     return pids
+
+
+def fill_sweep(store, group: str, grid: dict[str, list], seeds: list[int], outcome) -> list[str]:
+    """Store a sweep's runs as if it had run: `outcome(cfg) -> (status, val_ppl or None)` says how each ended.
+
+    The runs carry what the Sweep page reads (config, status, summary: final values and baselines)
+    and no series: a page test needs no training.
+    """
+    from engine.distributed.grid import expand
+
+    ids = []
+    for label, cfg in expand(TINY, grid, seeds):
+        status, ppl = outcome(cfg)
+        run_id = store.create_run(cfg.to_dict(), label=label, group_id=group)
+        final = {} if ppl is None else {"val/ppl": ppl, "val/loss": float(np.log(ppl))}
+        store.set_summary(run_id, {"final": final, "baselines": {"uniform_loss": float(np.log(100)), "uniform_ppl": 100},
+                                   "loss_kind": "ce"})
+        message = "stopped by the scheduler at step 10: ASHA" if status == "stopped" else None
+        store.set_status(run_id, status, message)
+        ids.append(run_id)
+    return ids

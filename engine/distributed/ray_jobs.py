@@ -193,6 +193,7 @@ class RayJobManager:
             if self._closed:
                 raise RuntimeError("the job manager is shut down")
             self._queue.extend(runs)
+        self._dispatch()  # at once, as the JobManager does: queue positions are right on return
 
     def _worker(self, run_id: str):
         with self._lock:
