@@ -38,6 +38,7 @@ def test_the_page_shows_progress_and_the_map_and_opens_a_cell_in_compare():
     heat = figures(at)[0]["data"][0]
     assert len(heat["x"]) == 3 and len(heat["y"]) == 3
     assert "✕ diverged" in heat["text"][2][2] and "training" in heat["text"][0][0]
+    assert len(figures(at)[0]["layout"]["shapes"]) == 1  # the diverged cell is framed
 
     at.selectbox(key="sweep-cell").set_value(4).run()  # lr=0.01, clip_value=1.0
     at.button(key="sweep-open").click().run()

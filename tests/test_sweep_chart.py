@@ -43,27 +43,31 @@ def test_each_cell_gathers_the_other_settings_and_seeds_as_median_and_spread(inf
         assert c.spread == pytest.approx((max(values) - min(values)) / 2)
     crossed = [c for c in cells if c.diverged]
     assert [(c.x, c.y, c.diverged, len(c.values)) for c in crossed] == [(0.1, 2.0, 3, 3)]
-    assert cell_text(crossed[0]).endswith("✕ 3/6")
+    assert "✕ 3/6 diverged" in cell_text(crossed[0])
 
 
 def test_the_map_colours_by_log_median_and_marks_diverged_cells(infos):
     cells = stability_cells(infos, "lr", "clip_value", "ppl")
     fig = stability_map(cells, "lr", "clip_value", "ppl").to_dict()
-    heat, targets, crosses = fig["data"]
+    heat, targets = fig["data"]
     assert list(heat["x"]) == ["0.001", "0.01", "0.1"] and list(heat["y"]) == ["0.5", "2.0"]
     z = np.array(heat["z"], dtype=float)
     assert z == pytest.approx(np.log10([[c.median for c in cells[:3]], [c.median for c in cells[3:]]]))
     assert list(targets["customdata"]) == list(range(6))  # a click names its cell
-    assert (list(crosses["x"]), list(crosses["y"])) == (["0.1"], ["2.0"])
+    frames = fig["layout"]["shapes"]  # one red frame, around lr=0.1 (x index 2), clip_value=2 (y index 1)
+    assert [(round(f["x0"] + 0.47), round(f["y0"] + 0.45)) for f in frames] == [(2, 1)]
 
 
 def test_a_cell_whose_runs_all_diverged_is_grey_and_says_so(tmp_path):
+    """Diverged: a NaN ended the run, or it ended with a perplexity past the float range (inf)."""
     store = RunStore(tmp_path / "runs.sqlite")
-    fill_sweep(store, "sweep-d", parse_grid(["lr=1e-3,10"]), [0], lambda c: ("diverged", None) if c.lr == 10 else
-               ("done", 20.0))
+    ends = {1e-3: ("done", 20.0), 10.0: ("diverged", None), 100.0: ("done", math.inf)}
+    fill_sweep(store, "sweep-d", parse_grid(["lr=1e-3,10,100"]), [0], lambda c: ends[c.lr])
     cells = stability_cells(store.group_runs("sweep-d"), "lr", "seed", "ppl")
     heat = stability_map(cells, "lr", "seed", "ppl").to_dict()["data"][0]
-    assert math.isnan(heat["z"][0][1]) and heat["text"][0][1] == "✕ diverged"
+    assert heat["z"][0][0] == pytest.approx(math.log10(20))
+    for j in (1, 2):
+        assert math.isnan(heat["z"][0][j]) and "✕ diverged" in heat["text"][0][j]
     store.close()
 
 

@@ -5,9 +5,9 @@
 
 Each cell gathers every run with that pair of values, whatever their other settings and
 seeds, and is coloured by the median of its runs' final value (log scale, lower is better),
-with the spread (half the range) beside it. Runs that diverged have no final value: a cell
-marks them with a red cross ("✕ 2/3"), and is grey when all of its runs diverged. Runs still
-training are counted as pending. Pure: RunInfo-like rows in, figure out.
+with the spread (half the range) beside it. Runs that diverged (a NaN, or a perplexity past
+the float range) have no final value: a cell frames them in red and says how many ("✕ 2/3
+diverged"), and is grey when all of its runs diverged. Runs still training are counted as pending. Pure: RunInfo-like rows in, figure out.
 """
 
 from __future__ import annotations
@@ -81,13 +81,15 @@ def stability_cells(infos, x: str, y: str, metric: str) -> list[Cell]:
         value = final_value(info, metric)
         if info.status in ("queued", "running", "paused"):
             cell.pending += 1
-        elif info.status == "diverged":
-            cell.diverged += 1
         elif info.status in ("failed", "interrupted"):
             cell.failed += 1
+        elif info.status == "diverged" or math.isinf(value):  # inf: the loss left the float range without a NaN
+            cell.diverged += 1
         elif math.isfinite(value):
             cell.values.append(value)
             cell.stopped_early += stopped_early(info)
+        else:  # ended before its first evaluation
+            cell.failed += 1
     return [cells[k] for k in sorted(cells, key=lambda k: (_sort_key(k[1]), _sort_key(k[0])))]
 
 
@@ -96,7 +98,7 @@ def _sort_key(v):
 
 
 def stability_map(cells: list[Cell], x: str, y: str, metric: str) -> go.Figure:
-    """The heatmap: colour = log10 of each cell's median, text = median ± spread, ✕ = diverged runs."""
+    """The heatmap: colour = log10 of each cell's median, text = median ± spread, a red frame = diverged runs."""
     xs = _axis_values([c.x for c in cells])
     ys = _axis_values([c.y for c in cells])
     z = np.full((len(ys), len(xs)), np.nan)
@@ -108,11 +110,11 @@ def stability_map(cells: list[Cell], x: str, y: str, metric: str) -> go.Figure:
     fig = go.Figure(layout=_layout(x, y, metric, len(ys)))
     fig.add_trace(_heatmap(xs, ys, z, text, metric))
     fig.add_trace(_cell_targets(cells, x, y))
-    crossed = [c for c in cells if c.diverged]
-    if crossed:
-        fig.add_trace(dict(type="scatter", x=[value_label(c.x) for c in crossed], y=[value_label(c.y) for c in crossed],
-                           mode="markers", marker=dict(symbol="x-thin", size=38, line=dict(width=3, color=DIVERGED)),
-                           customdata=[cells.index(c) for c in crossed], hoverinfo="skip", showlegend=False))
+    for c in cells:  # a red frame around every cell with diverged runs (category axes: cell i spans i +- 0.5)
+        if c.diverged:
+            i, j = ys.index(c.y), xs.index(c.x)
+            fig.add_shape(type="rect", x0=j - 0.47, x1=j + 0.47, y0=i - 0.45, y1=i + 0.45,
+                          line=dict(color=DIVERGED, width=3), layer="above")
     return fig
 
 
@@ -123,7 +125,8 @@ def cell_text(c: Cell) -> str:
     if c.values:
         parts.append(f"{_num(c.median)}" + (f" ±{_num(c.spread)}" if c.spread else ""))
     if c.diverged:
-        parts.append(f"✕ {c.diverged}/{n}" if c.values or c.diverged < n else "✕ diverged")
+        what = f"✕ {c.diverged}/{n} diverged" if c.diverged < n else "✕ diverged"
+        parts.append(f"<span style='color:{DIVERGED}'><b>{what}</b></span>")
     if c.pending:
         parts.append(f"{c.pending} training")
     if c.failed and not c.values:
@@ -146,7 +149,7 @@ def _cell_targets(cells: list[Cell], x: str, y: str) -> dict:
     """Invisible markers over the cells: hovering shows the cell's runs, clicking selects them."""
     hover = [f"{x}={value_label(c.x)}, {y}={value_label(c.y)}<br>{_hover(c)}" for c in cells]
     return dict(type="scatter", x=[value_label(c.x) for c in cells], y=[value_label(c.y) for c in cells], mode="markers",
-                marker=dict(symbol="square", size=44, opacity=0.01, color="#000000"), customdata=list(range(len(cells))),
+                marker=dict(symbol="square", size=44, color="rgba(0,0,0,0)"), customdata=list(range(len(cells))),
                 hovertext=hover, hoverinfo="text", showlegend=False)
 
 

@@ -64,7 +64,7 @@ def board():
     st.plotly_chart(charts.stability_map(cells, x, y, metric), key="sweep-map", on_select=lambda: clicked(cells),
                     selection_mode="points", config={"displayModeBar": False})
     st.caption(f"Each cell: the median over its runs ({', '.join(others) or 'one run each'}), ± half their range. "
-               "✕ marks runs that diverged. Click a cell to open its runs in Compare.")
+               "A red frame marks cells with runs that diverged. Click a cell to open its runs in Compare.")
     label = {i: f"{x}={charts.value_label(c.x)}, {y}={charts.value_label(c.y)} ({len(c.run_ids)} runs)" for i, c in enumerate(cells)}
     pick, go = st.columns([3, 1], vertical_alignment="bottom")
     chosen = pick.selectbox("A cell", list(label), key="sweep-cell", format_func=label.get)
