@@ -95,9 +95,9 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(1)
     runs = expand(base_config(args.steps), parse_grid(GRID))
-    from engine.distributed.runtime import start_local
-
     import ray
+
+    from engine.distributed.runtime import start_local
 
     t = time.perf_counter()
     ray_temp = start_local(num_cpus=args.cpus)

@@ -192,4 +192,6 @@ def test_bad_sweep_arguments_fail_before_anything_is_stored(capsys):
     assert "forget_bias" in capsys.readouterr().err
     assert main(["sweep", "--grid", "lr=1e-3", "--seeds", "3-1"]) == 2
     assert "--seeds" in capsys.readouterr().err
+    assert main(["sweep", "--grid", "lr=1e-3,1e-2", "--set", "corpus=/no/such/corpus.txt"]) == 2  # preflight
+    assert "/no/such/corpus.txt" in capsys.readouterr().err
     assert RunStore().runs() == []

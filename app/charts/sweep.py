@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from app.charts.base import TEMPLATE
 from engine.config import FIELDS, format_value
 from engine.distributed.progress import stopped_early
+from engine.trainer import VAL_LOSS, VAL_PPL
 
 METRICS = {"ppl": "final validation perplexity", "share": "final validation loss ÷ baseline"}
 BASELINES = ("uniform_loss", "mean_mse", "memoryless_loss")  # the loss of guessing, by task (docs/contracts.md)
@@ -66,9 +67,9 @@ def final_value(info, metric: str) -> float:
     """The run's final validation perplexity ('ppl') or loss over its task's baseline ('share'); nan if none."""
     final = (info.summary or {}).get("final", {})
     if metric == "ppl":
-        return float(final.get("val/ppl", math.nan))
+        return float(final.get(VAL_PPL.name, math.nan))
     base = next((v for k, v in (info.summary or {}).get("baselines", {}).items() if k in BASELINES and v), None)
-    return float(final.get("val/loss", math.nan)) / base if base else math.nan
+    return float(final.get(VAL_LOSS.name, math.nan)) / base if base else math.nan
 
 
 def stability_cells(infos, x: str, y: str, metric: str) -> list[Cell]:

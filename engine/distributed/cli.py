@@ -19,6 +19,7 @@ from engine.distributed.grid import expand, group_id, parse_grid, parse_seeds
 from engine.distributed.progress import SweepProgress
 from engine.distributed.runtime import RECORDS
 from engine.store import default_path
+from engine.trainer import VAL_LOSS
 
 
 def add_sweep_command(sub) -> None:
@@ -88,7 +89,7 @@ def best_run(run_ids: list[str]) -> str | None:
     from engine.store import RunStore
 
     with RunStore(default_path()) as store:
-        finals = [(store.run(r).summary.get("final", {}).get("val/loss", math.inf), store.run(r).label) for r in run_ids]
+        finals = [(store.run(r).summary.get("final", {}).get(VAL_LOSS.name, math.inf), store.run(r).label) for r in run_ids]
     loss, label = min(finals, key=lambda f: f[0] if math.isfinite(f[0]) else math.inf)
     return f"{label}: validation loss {format_value(round(loss, 4))}" if math.isfinite(loss) else None
 

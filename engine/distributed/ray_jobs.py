@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from engine.config import RunConfig
 from engine.distributed import need_ray
 from engine.distributed.runtime import join, records_mode, start_local, start_writer, stop_writer
+from engine.preflight import preflight
 from engine.store import ACTIVE
 from engine.store.checkpoints import load_checkpoint
 
@@ -78,7 +79,8 @@ class RayJobManager:
 
     # ---- submitting ------------------------------------------------------------------
     def submit(self, cfg: RunConfig, label: str | None = None) -> str:
-        """Queue one run; returns its id."""
+        """Queue one run; returns its id. A corpus that cannot be opened or a model too large is refused first."""
+        preflight(cfg)
         run_id = self.store.create_run(cfg.to_dict(), label=label)
         self._enqueue([Pending(run_id, cfg.to_dict())])
         return run_id
@@ -87,6 +89,8 @@ class RayJobManager:
                      ) -> tuple[str, list[str]]:
         """Queue runs that differ from `base` by `variants` (side by side, each on its own worker)."""
         configs = {label: base.replace(**overrides) for label, overrides in variants.items()}
+        for cfg in configs.values():
+            preflight(cfg)
         group_id = "g-" + uuid.uuid4().hex[:8]
         runs = [Pending(self.store.create_run(cfg.to_dict(), label=label, group_id=group_id, lesson=lesson),
                         cfg.to_dict()) for label, cfg in configs.items()]

@@ -28,7 +28,7 @@ import ray
 import torch
 
 from engine.distributed.runtime import NAMESPACE
-from engine.store import ACTIVE, RunStore
+from engine.store import ACTIVE, RunStore, StoreError
 from engine.store.runs import check_status
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,12 @@ class RemoteStore:
     def run(self, run_id: str):
         return self._read("run", run_id)
 
-    def scalars(self, run_id: str, name: str, since: int | None = None, max_points: int | None = None):
-        return self._read("scalars", run_id, name, since, max_points)
+    def scalars(self, run_id: str, name: str, since: int | None = None, max_points: int | None = None,
+                means: bool = False):
+        return self._read("scalars", run_id, name, since, max_points, means)
+
+    def latest_scalar(self, run_id: str, name: str):
+        return self._read("latest_scalar", run_id, name)
 
     def arrays(self, run_id: str, name: str, since: int | None = None, max_items: int | None = None):
         return self._read("arrays", run_id, name, since, max_items)
@@ -151,9 +155,14 @@ class RemoteStore:
         self.flush()
         return ray.get(self.writer.read.remote(method, args))
 
+    @property
+    def failure(self) -> StoreError | None:
+        """Why records are refused since a batch could not be sent (None while the writer takes them)."""
+        return None if self._error is None else unreachable(self._error)
+
     def _put(self, method: str, *args) -> None:
         if self._error is not None:
-            raise RuntimeError(f"the store writer actor is unreachable: {self._error}") from self._error
+            raise self.failure from self._error
         if self._closed:
             raise RuntimeError("RemoteStore is closed")
         with self._lock:
@@ -174,5 +183,15 @@ class RemoteStore:
             if not batch and not force:
                 return
             # not retried on failure: a batch that timed out may still land, and a dead actor takes none
-            ray.get(self.writer.write.remote(batch, self.owner, sorted(self._active)), timeout=timeout)
+            try:
+                ray.get(self.writer.write.remote(batch, self.owner, sorted(self._active)), timeout=timeout)
+            except (ray.exceptions.RayError, TimeoutError) as err:
+                raise unreachable(err) from err
             self._last_send = time.monotonic()
+
+
+def unreachable(error: BaseException) -> StoreError:
+    """The StoreError of a writer actor that does not answer: the Trainer ends the run failed, saying so."""
+    return StoreError("on the store's host, through its writer actor",
+                      f"records could not be sent ({type(error).__name__}: {str(error).strip().splitlines()[-1][:200]})",
+                      "Check that the sweep's command (or the dashboard) still runs on the store's host.")

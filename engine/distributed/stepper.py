@@ -18,7 +18,7 @@ import math
 
 from engine.distributed.progress import EARLY_STOP_PREFIX
 from engine.observer import Observer
-from engine.trainer import Stopped, Trainer
+from engine.trainer import VAL_LOSS, Stopped, Trainer
 
 
 class EvalWatch(Observer):
@@ -79,7 +79,7 @@ class RunStepper:
     def result(self) -> dict:
         """What a Tune trial reports: the validation loss (inf when there is none), step, status, done."""
         values = self.watch.values or {}
-        val = values.get("val/loss", math.inf)
+        val = values.get(VAL_LOSS.name, math.inf)
         return {"val_loss": val if math.isfinite(val) else math.inf, "step": self.trainer.step_index,
                 "status": self.final or self.trainer.status, "run_id": self.trainer.run_id, "done": self.ended}
 

@@ -26,6 +26,7 @@ from engine.config import RunConfig
 from engine.distributed.grid import GridError
 from engine.distributed.progress import SweepProgress
 from engine.distributed.runtime import ray_session, records_mode, start_writer, stop_writer
+from engine.preflight import preflight
 from engine.store import ACTIVE, RunStore
 
 SETTLE_S = 15.0  # how long stopped workers get to conclude their runs after Tune returns
@@ -82,6 +83,7 @@ def run_sweep(sweep: Sweep, store_path, address: str | None = None, num_cpus: in
         store.recover()
         if store.group_runs(sweep.group):
             raise GridError(f"--name: a sweep {sweep.group!r} is already in the store {store.path}; choose another name")
+        check_data(sweep.runs)
         run_ids = [store.create_run(cfg.to_dict(), label=label, group_id=sweep.group) for label, cfg in sweep.runs]
         with ray_session(address, num_cpus):
             mode = records_mode(records)
@@ -102,6 +104,25 @@ def run_sweep(sweep: Sweep, store_path, address: str | None = None, num_cpus: in
         return SweepOutcome(sweep.group, run_ids, progress, mode, nodes, errors)
     finally:
         store.close()
+
+
+# the settings that decide a run's data and memory: configs equal in these need one preflight
+DATA_FIELDS = ("task", "corpus", "seq_len", "batch_size", "variable_length", "num_items", "train_sequences",
+               "cell", "embed_dim", "hidden_size", "num_layers")
+
+
+def check_data(runs: list[tuple[str, RunConfig]]) -> None:
+    """Open every distinct corpus and check every distinct model fits in memory, before anything is stored.
+
+    Raises DataError or ConfigError, as `python -m engine train` does (checked on this host: the
+    workers of a cluster may have more memory, but a corpus path that does not open here is a typo).
+    """
+    seen = set()
+    for _, cfg in runs:
+        key = tuple(getattr(cfg, f) for f in DATA_FIELDS)
+        if key not in seen:
+            seen.add(key)
+            preflight(cfg)
 
 
 def _plan(sweep: Sweep, run_ids: list[str], store: RunStore, mode: str) -> dict:

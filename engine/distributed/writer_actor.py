@@ -25,7 +25,7 @@ from engine.store.checkpoints import checkpoint_path
 from engine.store.writer import connect
 
 WRITES = ("set_step", "add_scalars", "add_array", "add_event", "add_text", "set_status", "set_summary")
-READS = ("run", "scalars", "arrays", "latest_array", "events", "texts", "series_names")
+READS = ("run", "scalars", "arrays", "latest_scalar", "latest_array", "events", "texts", "series_names")
 BEAT_EVERY = 5.0  # s between heartbeat commits per run: the store calls a run gone after 60 s of silence
 
 

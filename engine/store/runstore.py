@@ -123,7 +123,7 @@ class RunStore:
 
     def release(self, run_id: str) -> None:
         """Stop committing the run's heartbeat: another process (a Ray worker) works on it now."""
-        self._writer.owned.discard(self._num(run_id))
+        self._writer.disown(self._num(run_id))
 
     def set_summary(self, run_id: str, summary: dict) -> None:
         """Replace the run's final metrics, committed at once."""
