@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 
@@ -133,6 +134,31 @@ def test_a_run_through_the_writer_actor_lands_as_a_direct_one_without_touching_t
     with pytest.raises(ValueError):  # the writer actor ended with its sweep
         ray.get_actor(f"rnnlab-writer-{outcome.group}", namespace=NAMESPACE)
     assert cpus_free_again(2)
+
+
+def test_a_worker_that_dies_leaves_its_run_failed_with_its_records(local_ray, tmp_path):
+    """Nothing lost: the worker process is killed mid-run; the run ends failed, saying so, its steps kept."""
+    path = tmp_path / "runs.sqlite"
+    killed = []
+
+    def kill_when_training(progress):
+        if progress.running and not killed:
+            with RunStore(path) as store:
+                info = store.group_runs(sweep.group)[0]
+                if info.step >= 20:  # some records are committed
+                    os.kill(info.pid, signal.SIGKILL)
+                    killed.append(info.step)
+
+    sweep = Sweep(group_id("killed"), [("long", TINY.replace(max_steps=1_000_000))])
+    outcome = run_sweep(sweep, path, records="direct", on_progress=kill_when_training)
+    assert killed and outcome.progress.failed == 1
+    with RunStore(path) as store:
+        info = store.run(outcome.run_ids[0])
+        assert info.status == "failed" and info.message == outcome.errors[info.id]
+        assert "died" in info.message or "Actor" in info.message or "actor" in info.message
+        steps = store.scalars(info.id, "train/loss")[0]
+        assert len(steps) >= killed[0] - 1 and steps.tolist() == list(range(len(steps)))  # up to the kill, in order
+        assert [e.kind for e in store.events(info.id)][-1] == "error"
 
 
 def cpus_free_again(n: int, timeout: float = 30) -> bool:

@@ -84,18 +84,10 @@ def run_sweep(sweep: Sweep, store_path, address: str | None = None, num_cpus: in
         if store.group_runs(sweep.group):
             raise GridError(f"--name: a sweep {sweep.group!r} is already in the store {store.path}; choose another name")
         check_data(sweep.runs)
-        run_ids = [store.create_run(cfg.to_dict(), label=label, group_id=sweep.group) for label, cfg in sweep.runs]
-        with ray_session(address, num_cpus):
+        with ray_session(address, num_cpus):  # up before the runs are stored: a cluster that is not there leaves none
             mode = records_mode(records)
-            writer = start_writer(store.path, f"rnnlab-writer-{sweep.group}") if mode == "actor" else None
-            try:
-                plan = _plan(sweep, run_ids, store, mode)
-                errors = _tune(sweep, run_ids, plan, lambda: _poll(store, sweep.group, on_progress))
-            finally:
-                _settle(store, run_ids)  # workers conclude their runs through the writer: let them finish
-                if writer is not None:
-                    stop_writer(writer)
-        errors = _reconcile(store, run_ids, errors)
+            run_ids = [store.create_run(cfg.to_dict(), label=label, group_id=sweep.group) for label, cfg in sweep.runs]
+            errors = _train(sweep, run_ids, store, mode, on_progress)
         infos = [store.run(r) for r in run_ids]
         progress = SweepProgress.of(infos)
         if on_progress is not None:
@@ -104,6 +96,22 @@ def run_sweep(sweep: Sweep, store_path, address: str | None = None, num_cpus: in
         return SweepOutcome(sweep.group, run_ids, progress, mode, nodes, errors)
     finally:
         store.close()
+
+
+def _train(sweep: Sweep, run_ids: list[str], store: RunStore, mode: str, on_progress) -> dict[str, str]:
+    """Tune trains the stored runs; whatever happens, none is left active. {run id: error} of lost workers."""
+    errors: dict[str, str] = {}
+    writer = start_writer(store.path, f"rnnlab-writer-{sweep.group}") if mode == "actor" else None
+    try:
+        errors = _tune(sweep, run_ids, _plan(sweep, run_ids, store, mode), lambda: _poll(store, sweep.group, on_progress))
+    finally:
+        # workers Tune stopped conclude their runs (through the writer, maybe): let them finish; a worker
+        # that failed will not
+        _settle(store, [r for r in run_ids if r not in errors])
+        if writer is not None:
+            stop_writer(writer)
+        _reconcile(store, run_ids, errors)
+    return errors
 
 
 # the settings that decide a run's data and memory: configs equal in these need one preflight
@@ -207,6 +215,6 @@ def _reconcile(store: RunStore, run_ids: list[str], errors: dict[str, str]) -> d
 
 
 def _error_text(error: BaseException) -> str:
-    """The first line of an error, without Ray's long preamble."""
+    """The last line of an error (the exception itself), without Ray's long traceback."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return (lines[-1] if lines else type(error).__name__)[:500]
