@@ -1,7 +1,7 @@
 """Runs at scale: sweeps and a class's runs on Ray, with the same Trainer and the same store.
 
 Ray is an optional extra (requirements-ray.txt). Nothing here imports it at import time:
-the modules that need it (trainable, writer_actor, remote_store, runtime, sweep, ray_jobs)
+the modules that need it (trainable, remote_store, run_worker, runtime, sweep, ray_jobs)
 import it when they are used, and `need_ray()` turns a missing install into one clear
 message. The Ray-free parts (grid, progress, stepper) serve the CLI and the dashboard too.
 
@@ -14,6 +14,7 @@ message. The Ray-free parts (grid, progress, stepper) serve the CLI and the dash
     runtime.py       start or join Ray, ship our code to its workers, pick where records go
     sweep.py         run a grid (optionally with ASHA) as one group of runs
     cli.py           `python -m engine sweep`
+    run_worker.py    the actor that trains the dashboard's runs, one after another, and takes their controls
     ray_jobs.py      the JobManager's interface, backed by Ray (the dashboard, RNNLAB_RAY_ADDRESS)
 """
 

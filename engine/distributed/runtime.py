@@ -23,14 +23,17 @@ from pathlib import Path
 
 from engine.distributed import need_ray
 
+log = logging.getLogger(__name__)
+
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "rnnlab"
+START_ATTEMPTS = 2  # a local Ray that does not come up in time is tried once more
 RECORDS = ("auto", "direct", "actor")
 NO_STORE = "/dev/null/workers-get-their-store-explicitly.sqlite"  # no directory can be made under /dev/null
 PASSED_ON = ("RNNLAB_DATA_DIR", "RNNLAB_CACHE")  # where workers find corpora, if the driver says
 
 
-def runtime_env(ship_code: bool, setup_hook: str | None = None) -> dict:
+def runtime_env(ship_code: bool) -> dict:
     """The runtime_env of our Ray jobs: our code on the workers' path, and their environment."""
     env = {"RNNLAB_STORE": NO_STORE, **{k: os.environ[k] for k in PASSED_ON if k in os.environ}}
     renv: dict = {"env_vars": env}
@@ -39,13 +42,11 @@ def runtime_env(ship_code: bool, setup_hook: str | None = None) -> dict:
         renv["excludes"] = ["__pycache__", "*.pyc"]
     else:  # this machine: the checkout is right here
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    if setup_hook:
-        renv["worker_process_setup_hook"] = setup_hook
     return renv
 
 
 @contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None, setup_hook: str | None = None):
+def ray_session(address: str | None = None, num_cpus: int | None = None):
     """Ray for the duration of the block: joined at `address` ('auto', 'HOST:PORT'), else a local one.
 
     If this process is already connected (a test, the dashboard), that connection is used and
@@ -57,9 +58,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, setup_h
         return
     temp = None
     if address is None:
-        temp = start_local(num_cpus, setup_hook)
+        temp = start_local(num_cpus)
     else:
-        join(address, setup_hook)
+        join(address)
     try:
         yield ray
     finally:
@@ -68,28 +69,40 @@ def ray_session(address: str | None = None, num_cpus: int | None = None, setup_h
             shutil.rmtree(temp, ignore_errors=True)
 
 
-def start_local(num_cpus: int | None = None, setup_hook: str | None = None) -> str:
+def start_local(num_cpus: int | None = None) -> str:
     """Start a local Ray in a fresh temporary folder (returned: remove it after ray.shutdown())."""
+    for attempt in range(START_ATTEMPTS):
+        # short and under /tmp: Ray's unix sockets live below it, and their paths may not exceed 107 bytes
+        temp = tempfile.mkdtemp(prefix="rnnlab-ray-", dir="/tmp")
+        try:
+            _init_local(temp, num_cpus)
+            return temp
+        except Exception as err:  # Ray gives its raylet 30 s to register: a very busy machine can miss that
+            need_ray().shutdown()
+            shutil.rmtree(temp, ignore_errors=True)
+            if attempt + 1 == START_ATTEMPTS or "timed out during startup" not in str(err):
+                raise
+            log.warning("a local Ray did not come up in time (%s); trying once more", err)
+
+
+def _init_local(temp: str, num_cpus: int | None) -> None:
     ray = need_ray()
-    # short and under /tmp: Ray's unix sockets live below it, and their paths may not exceed 107 bytes
-    temp = tempfile.mkdtemp(prefix="rnnlab-ray-", dir="/tmp")
     # Ray turns on token authentication for a new local cluster (good) and warns that it did (noise)
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), namespace=NAMESPACE, include_dashboard=False,
-             _temp_dir=temp, runtime_env=runtime_env(ship_code=False, setup_hook=setup_hook),
+             _temp_dir=temp, runtime_env=runtime_env(ship_code=False),
              logging_level=logging.WARNING, log_to_driver=False,
              # Ray starts workers at nice 15 to keep its daemons responsive; here the workers are the work,
              # and at 15 anything else on the machine takes their CPU (measured: steps 1.3x slower than the
              # JobManager's threads on a busy machine)
              _system_config={"worker_niceness": 0})
-    return temp
 
 
-def join(address: str, setup_hook: str | None = None) -> None:
+def join(address: str) -> None:
     """Connect to a running cluster ('auto' finds one started on this machine by `ray start`)."""
     ray = need_ray()
     try:
-        ray.init(address=address, namespace=NAMESPACE, runtime_env=runtime_env(ship_code=True, setup_hook=setup_hook),
+        ray.init(address=address, namespace=NAMESPACE, runtime_env=runtime_env(ship_code=True),
                  logging_level=logging.WARNING, log_to_driver=False)
     except ConnectionError as err:
         raise ConnectionError(f"--address {address}: no Ray cluster answered ({err}); start one with "
