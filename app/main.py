@@ -23,6 +23,7 @@ page = st.navigation(
         st.Page("screens/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
         st.Page("screens/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
         st.Page("screens/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+        st.Page("screens/sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),
     ]
 )
 page.run()

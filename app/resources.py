@@ -9,6 +9,8 @@ Settings from the environment:
     RNNLAB_REFRESH_SECONDS   how often live charts refresh (default 1.0)
     RNNLAB_UPLOAD_MAX_MB     largest corpus upload (default 16)
     RNNLAB_WORKERS           runs that train at once (default: the engine's, one per core)
+    RNNLAB_RAY_ADDRESS       train on Ray: auto, HOST:PORT, or local (a Ray of the dashboard's own);
+                             unset: runs train in this process. Needs requirements-ray.txt.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ class Engine:
     """What the pages talk to: the store (read), the job manager (act) and the shared read cache."""
 
     store: RunStore
-    jobs: JobManager
+    jobs: JobManager  # or engine.distributed.ray_jobs.RayJobManager, which has the same calls
     cache: SeriesCache
     checked: float = 0.0  # time.monotonic() of the last check for dead runs
+    notice: str | None = None  # why the engine is not what the settings asked for, shown on every page
 
     def notice_dead_runs(self) -> list[str]:
         """Mark runs whose process is gone as interrupted, at most every RECOVER_EVERY seconds.
@@ -56,15 +59,35 @@ class Engine:
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda eng: eng.close())
-def _engine(path: str, workers: int | None) -> Engine:
+def _engine(path: str, workers: int | None, ray_address: str | None) -> Engine:
     store = RunStore(path)
-    return Engine(store=store, jobs=JobManager(store, max_workers=workers), cache=SeriesCache(store))
+    jobs, notice = _jobs(store, workers, ray_address)
+    return Engine(store=store, jobs=jobs, cache=SeriesCache(store), notice=notice)
+
+
+def _jobs(store: RunStore, workers: int | None, ray_address: str | None):
+    """A Ray-backed job manager when an address is set and Ray answers, else this process's; and why not."""
+    if not ray_address:
+        return JobManager(store, max_workers=workers), None
+    try:
+        from engine.distributed.ray_jobs import RayJobManager  # Ray is optional: imported only when asked for
+
+        return RayJobManager(store, address=ray_address, max_workers=workers), None
+    except Exception as err:  # Ray missing or unreachable: the dashboard still works, on this machine
+        return JobManager(store, max_workers=workers), (
+            f"RNNLAB_RAY_ADDRESS={ray_address} is set, but Ray could not be used: {err}. "
+            "Runs train in the dashboard's own process instead."
+        )
 
 
 def engine() -> Engine:
-    """The process-wide engine for the store named by $RNNLAB_STORE (StoreError when it cannot be opened)."""
+    """The process-wide engine for the store named by $RNNLAB_STORE (StoreError when it cannot be opened),
+    training on Ray when $RNNLAB_RAY_ADDRESS says."""
     workers = os.environ.get("RNNLAB_WORKERS")
-    return _engine(str(default_path()), int(workers) if workers else None)
+    eng = _engine(str(default_path()), int(workers) if workers else None, os.environ.get("RNNLAB_RAY_ADDRESS") or None)
+    if eng.notice:
+        st.warning(eng.notice, icon=":material/cloud_off:")
+    return eng
 
 
 def forget_engine() -> None:

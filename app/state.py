@@ -31,6 +31,7 @@ PAGES = {
     "compare": "screens/compare.py",
     "runs": "screens/runs.py",
     "lessons": "screens/lessons.py",
+    "sweep": "screens/sweep.py",
 }
 
 

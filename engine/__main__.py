@@ -7,6 +7,7 @@
     python -m engine export RUN --format csv --out run.csv
     python -m engine export RUN --format tensorboard --out DIR   # then: tensorboard --logdir DIR
     python -m engine lesson --list | python -m engine lesson NAME
+    python -m engine sweep --grid lr=1e-3,1e-2 --grid clip_value=0.25,1,4 --seeds 0-2   # on Ray
 
 Runs land in the same store the dashboard reads ($RNNLAB_STORE, default ~/.rnnlab/runs.sqlite).
 """
@@ -23,6 +24,7 @@ import time
 import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
+from engine.distributed.cli import add_sweep_command
 from engine.lessons.cli import add_lesson_options, run_lesson_command
 from engine.preflight import preflight
 from engine.series import declared
@@ -82,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     lesson = sub.add_parser("lesson", help="run a lesson headless and print its verdict")
     add_lesson_options(lesson)
     lesson.set_defaults(func=cmd_lesson)
+    add_sweep_command(sub)
     return p
 
 

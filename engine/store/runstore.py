@@ -121,6 +121,10 @@ class RunStore:
 
         self._writer.call(update)
 
+    def release(self, run_id: str) -> None:
+        """Stop committing the run's heartbeat: another process (a Ray worker) works on it now."""
+        self._writer.disown(self._num(run_id))
+
     def set_summary(self, run_id: str, summary: dict) -> None:
         """Replace the run's final metrics, committed at once."""
         num, text = self._num(run_id), _dumps(summary)
