@@ -120,3 +120,17 @@ def test_lstm_gradient_flows_through_the_cell_state_where_w_h_says_it_vanishes()
     with torch.no_grad():
         tanh.cells[0].weight_hh_l0.zero_()
     assert JacobianProbe().after_backward(context(tanh, make_batch(B=4, T=10)))["jacobian/sigma_max/l0"] == 0.0
+
+
+def test_tanh_radius_is_that_of_diag_mean_slope_times_w_h():
+    """The reach chart's prediction uses rho of the mean Jacobian; for a tanh RNN that is
+    rho(diag(mean over the samples of 1 - h_t^2) W_h), computed here by hand with numpy."""
+    model = make("rnn_tanh", H=7, layers=1).double()
+    batch = make_batch(B=5, T=12)
+    res = JacobianProbe(sequences=4, times=3).after_backward(context(model, batch))
+    with torch.no_grad():
+        _, hs = manual_tanh_rnn(model, batch.x)
+    slopes = [1 - hs[0][t][b].numpy() ** 2 for b in range(4) for t in sample_times(None, 4, 12, 3)[b].tolist()]
+    W = model.cells[0].weight_hh_l0.detach().numpy()
+    rho = np.abs(np.linalg.eigvals(np.diag(np.mean(slopes, axis=0)) @ W)).max()
+    assert res["jacobian/radius/l0"] == pytest.approx(rho, rel=1e-10)
