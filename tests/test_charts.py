@@ -387,7 +387,7 @@ def test_reference_labels_never_overlap():
     for f in (fig, charts.perplexity_figure([run])):
         for boxes in label_boxes(f).values():
             boxes.sort()
-            for (b0, t0), (b1, t1) in zip(boxes, boxes[1:]):
+            for (_, t0), (b1, _) in zip(boxes, boxes[1:]):
                 assert b1 >= t0, (f.layout.title.text, boxes)
     # three lines within a label's height of each other: stacked upwards, in their lines' order
     assert stack([10.0, 12.0, 14.0], 200) == [10.0, 10 + LABEL_PX + 1, 10 + 2 * (LABEL_PX + 1)]
