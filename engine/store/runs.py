@@ -83,6 +83,17 @@ def match_ids(con: sqlite3.Connection, ref: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def resolve_id(con: sqlite3.Connection, ref: str, path) -> str:
+    """The one run id `ref` names (match_ids); KeyError for none, ValueError listing the candidates for several."""
+    found = match_ids(con, ref.strip())
+    if not found:
+        raise KeyError(f"no run {ref!r} in the store {path}")
+    if len(found) > 1:
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        raise ValueError(f"{ref!r} matches {len(found)} runs: {shown}; give more of the id")
+    return found[0]
+
+
 def check_status(status: str) -> None:
     """ValueError unless status is one of STATUSES."""
     if status not in STATUSES:

@@ -45,7 +45,7 @@ from engine.store.runs import (
     check_status,
     find_gone,
     interrupt,
-    match_ids,
+    resolve_id,
 )
 from engine.store.writer import RUN_TABLES, Writer, connect, create_schema
 
@@ -153,30 +153,17 @@ class RunStore:
             return [RunInfo.from_row(r) for r in con.execute(q, (group_id,))]
 
     def rename(self, run_id: str, label: str) -> str:
-        """Give the run a new name (its label), committed at once; returns the name as stored.
-
-        ValueError naming `label` when it is empty or longer than MAX_LABEL characters.
-        """
-        text = check_label(label)
-        num = self._num(run_id)
-        self._writer.call(
-            lambda con: con.execute("UPDATE runs SET label = ?, updated = ? WHERE num = ?", (text, time.time(), num))
-        )
+        """Give the run a new name (its label), committed at once; ValueError naming `label` if empty or too long."""
+        text, num = check_label(label), self._num(run_id)
+        self._writer.call(lambda con: con.execute("UPDATE runs SET label = ?, updated = ? WHERE num = ?",
+                                                  (text, time.time(), num)))
         return text
 
     def resolve(self, ref: str) -> str:
-        """The full id of a run given its id or the end of it, as the dashboard shows it ('ab12').
-
-        KeyError when no run matches; ValueError naming the candidates when several do.
-        """
+        """The full id of a run given its id or its end as the dashboard shows it ('ab12'); KeyError when none
+        matches, ValueError naming the candidates when several do."""
         with self._reader() as con:
-            found = match_ids(con, ref.strip())
-        if not found:
-            raise KeyError(f"no run {ref!r} in the store {self.path}")
-        if len(found) > 1:
-            shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
-            raise ValueError(f"{ref!r} matches {len(found)} runs: {shown}; give more of the id")
-        return found[0]
+            return resolve_id(con, ref, self.path)
 
     def delete_run(self, run_id: str) -> None:
         """Remove the run and every record of it, committed at once."""
