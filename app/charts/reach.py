@@ -17,7 +17,7 @@ from engine.smoothing import evenly
 
 STEPS_BACK = "steps back from the last position, T − t  (← earlier)"
 STATE_IS_H = ("rnn_tanh", "rnn_relu", "gru")  # cells whose whole state is h: ||dL/dh_t|| is the state's gradient
-PREDICTION = "dotted: ρ^(T−t), ρ of the mean measured state Jacobian (assumes every step has that Jacobian)"
+PREDICTION = "dotted: ρ^(T−t), ρ of the mean measured state Jacobian: assumes<br>every step has that same Jacobian"
 KEEP_DECADES = 3  # a prediction is drawn only within 10^3 of the measured profiles, so it cannot squash them
 
 
@@ -60,7 +60,7 @@ def reach_heatmap_figure(steps, profiles, layer: int = 0, label: str = "", zrang
     title = f"Gradient reach back in time (layer {layer})" + (f" · {label}" if label else "")
     subtitle = "L_T: the loss at the last position alone · brighter: more gradient reaches h_t"
     if zrange is not None:
-        subtitle += " · one colour scale for every run"
+        subtitle += "<br>one colour scale for every run shown"
     lay = layout(title, STEPS_BACK, STEP_TITLE, f"reach_heatmap:{layer}:{label}", subtitle=subtitle)
     lay["xaxis"]["autorange"] = "reversed"
     return finish(traces, lay)

@@ -37,12 +37,15 @@ GATES = {
 }
 VANILLA_GATES = ("h",)  # W_h of a vanilla RNN (tanh or ReLU), undivided: the only block Pascanu's bound is about
 PASCANU_LABEL = "σ_max = 1/γ = 1"
-PASCANU = ("theory, vanilla RNN with |φ′| ≤ 1 (Pascanu et al. 2013): σ_max < 1 ⇒ the gradient vanishes; "
-           "σ_max > 1 is needed to explode")
-NO_BOUND = "no bound drawn: Pascanu's bound is for vanilla RNNs; a gate scales W_h's effect (see the state Jacobian)"
+# subtitles in lines of at most ~75 characters: a half-width chart at 1440 px shows about 80
+PASCANU = ("theory, vanilla RNN with |φ′| ≤ 1 (Pascanu et al. 2013): σ_max < 1 ⇒<br>"
+           "the gradient vanishes; σ_max > 1 is needed for it to explode")
+NO_BOUND = ("no bound drawn: Pascanu's bound is for vanilla RNNs; a gate scales<br>"
+            "W_h's effect, so see the state Jacobian instead")
 JACOBIAN_LABEL = "σ_max(J) = 1"
-JACOBIAN_THEORY = ("theory, any cell: ‖∂L/∂s_t‖ ≤ ‖∂L/∂s_T‖ ∏ σ_max(J_k), so below 1 at every step the gradient "
-                   "vanishes")
+JACOBIAN_LINES = "solid: σ_max · dashed: ρ(mean J) · faint: σ_2…σ_8 · 4 sequences × 3 steps"
+JACOBIAN_THEORY = ("theory, any cell: ‖∂L/∂s_t‖ ≤ ‖∂L/∂s_T‖ ∏ σ_max(J_k), so with σ_max < 1<br>"
+                   "at every step the gradient vanishes (s = h; an LSTM's s is h and c)")
 
 
 def _eigs(values: np.ndarray) -> np.ndarray:
@@ -185,8 +188,8 @@ def jacobian_figure(runs: list[RunSeries], layer: int = 0, last_n: int | None = 
         STEP_TITLE,
         "singular value, ρ (dimensionless)",
         revision(f"jacobian:{layer}", runs),
-        subtitle="s = h (LSTM: h and c) · solid: σ_max, dashed: ρ of the mean Jacobian, faint: σ_2…σ_8 · "
-        "4 sequences × 3 steps<br>" + JACOBIAN_THEORY,
+        subtitle=(JACOBIAN_LINES if len(runs) == 1 else JACOBIAN_LINES.replace(" · faint: σ_2…σ_8", ""))
+        + "<br>" + JACOBIAN_THEORY,
     )
     auto_log(lay, traces)
     hline(lay, 1.0, JACOBIAN_LABEL)
