@@ -151,6 +151,17 @@ def line(x, y, name: str, color: str, *, width: float = 2.0, dash: str = "solid"
     return trace
 
 
+SPARSE = 60  # points: a probe series this short shows a marker at each measurement
+
+
+def probe_line(x, y, name: str, color: str, **extra) -> dict:
+    """A line through probe-step measurements; sparse ones get a marker at each, so a straight stretch
+    between two far-apart probes is not mistaken for measured values."""
+    if len(x) <= SPARSE:
+        extra = {"mode": "lines+markers", "marker": dict(size=5, color=color), **extra}
+    return line(x, y, name, color, **extra)
+
+
 def layout(title: str, x_title: str, y_title: str, uirevision: str, *, log_y: bool = False, subtitle: str = "") -> dict:
     """The common layout: title, labelled axes, legend on the right, fixed height and margins."""
     return dict(
@@ -168,7 +179,7 @@ def layout(title: str, x_title: str, y_title: str, uirevision: str, *, log_y: bo
         height=HEIGHT,
         margin=dict(l=75, r=20, t=60 + 20 * (subtitle.count("<br>") + 1) if subtitle else 60, b=60),
         xaxis=dict(title=dict(text=x_title)),
-        yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear"),
+        yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power"),
         legend=dict(x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=12), bgcolor="rgba(255,255,255,0.85)"),
         hovermode="closest",
         uirevision=uirevision,

@@ -17,6 +17,7 @@ from app.charts.base import (
     finish,
     layout,
     line,
+    probe_line,
     revision,
     view_start,
 )
@@ -139,7 +140,7 @@ def spectrum_over_time_figure(
             xy = run.series(series.at(layer=layer, gate=gate), start)
             if xy is not None:
                 traces.append(
-                    line(
+                    probe_line(
                         *xy,
                         f"{run.name} {symbol}",
                         color,
@@ -174,7 +175,7 @@ def jacobian_figure(runs: list[RunSeries], layer: int = 0, last_n: int | None = 
             xy = run.series(series.at(layer=layer), start)
             if xy is not None:
                 traces.append(
-                    line(
+                    probe_line(
                         *xy,
                         f"{run.name} {symbol}",
                         color,

@@ -137,18 +137,25 @@ def test_a_live_clipping_change_draws_the_threshold_as_a_step(page: Page, app_ur
     page.get_by_role("button", name=re.compile("^Start: lstm 32")).click()
     expect(page).to_have_url(re.compile(r"runs=r-"), timeout=30_000)
     runs["clip"] = re.findall(r"runs=(r-[0-9a-f-]+)", page.url)[0]
-    page.get_by_role("button", name="lr / clipping").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible(timeout=120_000)  # it trains
+    # clicks by event: the page redraws every second while the run trains, and on a loaded machine
+    # Playwright's wait for a still element can outlast its timeout
+    page.get_by_role("button", name="lr / clipping").dispatch_event("click")
     threshold = page.get_by_role("spinbutton", name="clip threshold")
     expect(threshold).to_be_visible(timeout=30_000)
     page.wait_for_timeout(3000)  # some steps at the first threshold
     threshold.fill("0.5")
     threshold.press("Enter")
-    page.get_by_role("button", name="Apply clipping").click()
+    page.get_by_role("button", name="Apply clipping").dispatch_event("click")
     page.wait_for_timeout(4000)  # some steps at the new one
     ready(page)
     page.keyboard.press("Escape")
-    page.get_by_role("button", name="Stop").first.click()
+    page.get_by_role("button", name="Stop").first.dispatch_event("click")
+    page.wait_for_timeout(2000)
+    page.goto(page.url)  # a fresh session: Live back on, the page shows the run as it ended
+    ready(page)
     expect(page.get_by_text(re.compile(r"lstm 32.*stopped")).first).to_be_visible(timeout=60_000)
+    charts_drawn(page, 4)
     chart = figure(page, "Gradient norm")
     (ys,) = [y for n, y in zip(chart["names"], chart["ys"]) if n == "clip threshold"]
     values = [v for v in ys if v is not None]
