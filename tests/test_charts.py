@@ -285,6 +285,9 @@ def test_spectrum_over_time_draws_pascanus_line_for_a_vanilla_rnn_only(pair):
         assert len(gated.data) == 2
         assert not gated.layout.shapes and not gated.layout.annotations  # no vanilla bound on a gate
         assert "no bound drawn" in gated.layout.title.subtitle.text
+        # the unit circle stays on a gate's eigenvalue plot as a scale, and says it bounds nothing there
+        assert "for scale only" in charts.eigenvalue_figure(lstm, 0, gate).layout.title.subtitle.text
+    assert "linear RNN" in charts.eigenvalue_figure(pair, 0, "h").layout.title.subtitle.text
 
 
 def test_jacobian_chart_has_the_product_bound_for_every_cell():

@@ -43,6 +43,8 @@ PASCANU = ("theory, vanilla RNN with |φ′| ≤ 1 (Pascanu et al. 2013): σ_max
            "the gradient vanishes; σ_max > 1 is needed for it to explode")
 NO_BOUND = ("no bound drawn: Pascanu's bound is for vanilla RNNs; a gate scales<br>"
             "W_h's effect, so see the state Jacobian instead")
+UNIT_CIRCLE = "theory, linear RNN: ρ < 1 ⇒ the gradient vanishes (a tanh RNN: see W_hh's σ_max)"
+UNIT_CIRCLE_GATE = "for scale only: a gate block's eigenvalues bound nothing (see the state Jacobian)"
 JACOBIAN_LABEL = "σ_max(J) = 1"
 JACOBIAN_LINES = "solid: σ_max · dashed: ρ(mean J) · faint: σ_2…σ_8 · 4 sequences × 3 steps"
 JACOBIAN_THEORY = ("theory, any cell: ‖∂L/∂s_t‖ ≤ ‖∂L/∂s_T‖ ∏ σ_max(J_k), so with σ_max < 1<br>"
@@ -108,7 +110,8 @@ def eigenvalue_figure(
         "real part Re λ",
         "imaginary part Im λ",
         revision(f"eig:{layer}:{gate}", runs),
-        subtitle=f"dashed: unit circle |λ| = 1 · faint: {trail} earlier spectra",
+        subtitle=f"faint: {trail} earlier spectra · dashed: unit circle |λ| = 1<br>"
+        + (UNIT_CIRCLE if gate in VANILLA_GATES else UNIT_CIRCLE_GATE),
     )
     lay["xaxis"].update(range=[-lim, lim], constrain="domain", zeroline=True)
     lay["yaxis"].update(range=[-lim, lim], constrain="domain", zeroline=True, scaleanchor="x", scaleratio=1)

@@ -3,13 +3,13 @@
 W_h alone decides it only for a vanilla RNN, and even there through the activation's slope:
 for a tanh RNN the Jacobian is diag(1 - h_t^2) W_h. A gate multiplies W_h's effect by its own
 value, so for a GRU or an LSTM the spectrum of a W_h block says little; the Jacobian of the
-whole step says it all: ||dL/ds_{t-1}|| <= sigma_max(J_t) ||dL/ds_t||. The state s is h, or
+whole step bounds it: ||dL/ds_{t-1}|| <= sigma_max(J_t) ||dL/ds_t||. The state s is h, or
 (h, c) stacked for an LSTM (n = 2H), since the gradient also flows through the cell state.
 
 The probe runs the model unrolled, without gradients and with dropout off, on the first
 JACOBIAN_SEQUENCES sequences, takes each sequence's state at JACOBIAN_TIMES steps spread up to
 its last real position, writes the Jacobian out from the gate math (formulas below, checked
-against autograd in tests/test_probes.py) and records the mean of the largest singular values
+against autograd in tests/test_probes_jacobian.py) and records the mean of the largest singular values
 over those samples, and the spectral radius of their mean Jacobian.
 """
 

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_dashboard import CHART_SUMMARY, ERRORS, ready, view, wait_finished
+from tests.browser.test_dashboard import CHART_SUMMARY, ERRORS, ready, wait_finished
 
 # small runs with a probe at every few steps, so the spectrum and reach charts have points quickly
 SMALL = "hidden_size=32&seq_len=32&max_steps=150&probe_every=5&probe_budget=0.5"
@@ -85,11 +85,27 @@ def shoot_sizes(page: Page, folder, name: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 900})
 
 
+def open_view(page: Page, url: str, name: str, key: str = "view") -> None:
+    """Open a page on a view by its URL (the view switch is bound to the query string): on a loaded
+    machine a click can wait out its timeout while the page redraws every second."""
+    page.goto(f"{url}&{key}={name.replace(' ', '+').replace('&', '%26')}")
+    ready(page)
+    active = page.locator("[data-testid='stButtonGroup'] button[aria-checked='true']", has_text=name)
+    expect(active).to_have_count(1, timeout=30_000)
+
+
+def click(page: Page, role: str, name, nth: int = 0) -> None:
+    """A click delivered as an event, for the same reason (the element exists; Streamlit handles the event)."""
+    button = page.get_by_role(role, name=name).nth(nth)
+    expect(button).to_be_attached(timeout=60_000)
+    button.dispatch_event("click")
+
+
 def start_run(page: Page, app_url: str, query: str, name: str) -> str:
     """Start a run from the first-visit Start button; returns its id once it has finished."""
     page.goto(f"{app_url}/?{query}")
     ready(page)
-    page.get_by_role("button", name=re.compile(f"^Start: {name}")).click()
+    click(page, "button", re.compile(f"^Start: {name}"))
     expect(page).to_have_url(re.compile(r"runs=r-"), timeout=30_000)
     run_id = re.findall(r"runs=(r-[0-9a-f-]+)", page.url)[0]
     wait_finished(page, name, timeout=240_000)
@@ -104,7 +120,7 @@ def runs():
 
 def test_lstm_spectrum_view_draws_no_vanilla_bound_on_a_gate(page: Page, app_url, runs, screenshots):
     runs["lstm"] = start_run(page, app_url, SMALL, "lstm 32")
-    view(page, "Spectrum")
+    open_view(page, f"{app_url}/?runs={runs['lstm']}", "Spectrum")
     charts_drawn(page, 3)
     spectrum = figure(page, "Spectrum of input gate")  # an LSTM's first W_h block
     assert not spectrum["shapes"] and not spectrum["refs"], spectrum  # no line at 1, no label
@@ -118,13 +134,13 @@ def test_lstm_spectrum_view_draws_no_vanilla_bound_on_a_gate(page: Page, app_url
 
 def test_tanh_reach_shows_the_predicted_decay_in_one_orientation(page: Page, app_url, runs, screenshots):
     runs["tanh"] = start_run(page, app_url, "cell=rnn_tanh&" + SMALL, "rnn_tanh 32")
-    view(page, "Gradients")
+    open_view(page, f"{app_url}/?runs={runs['tanh']}", "Gradients")
     charts_drawn(page, 3)
     profile, heatmap = figure(page, "Gradient reach (layer 0)"), figure(page, "Gradient reach back in time")
     assert profile["xreversed"] and heatmap["xreversed"]  # the last position on the right in both
     assert any(n.endswith("predicted ρ^(T−t)") for n in profile["names"]) and "assumes" in profile["subtitle"]
     shoot_sizes(page, screenshots, "live-gradients-tanh")
-    view(page, "Spectrum")
+    open_view(page, f"{app_url}/?runs={runs['tanh']}", "Spectrum")
     charts_drawn(page, 3)
     spectrum = figure(page, "Spectrum of W_hh")
     assert spectrum["refs"] == ["σ_max = 1/γ = 1"] and "Pascanu" in spectrum["subtitle"]
@@ -134,23 +150,23 @@ def test_tanh_reach_shows_the_predicted_decay_in_one_orientation(page: Page, app
 def test_a_live_clipping_change_draws_the_threshold_as_a_step(page: Page, app_url, runs, screenshots):
     page.goto(f"{app_url}/?hidden_size=32&seq_len=32&max_steps=100000&clip_value=5")
     ready(page)
-    page.get_by_role("button", name=re.compile("^Start: lstm 32")).click()
+    click(page, "button", re.compile("^Start: lstm 32"))
     expect(page).to_have_url(re.compile(r"runs=r-"), timeout=30_000)
     runs["clip"] = re.findall(r"runs=(r-[0-9a-f-]+)", page.url)[0]
     expect(page.get_by_role("button", name="Pause")).to_be_visible(timeout=120_000)  # it trains
     # clicks by event: the page redraws every second while the run trains, and on a loaded machine
     # Playwright's wait for a still element can outlast its timeout
-    page.get_by_role("button", name="lr / clipping").dispatch_event("click")
+    click(page, "button", "lr / clipping")
     threshold = page.get_by_role("spinbutton", name="clip threshold")
     expect(threshold).to_be_visible(timeout=30_000)
     page.wait_for_timeout(3000)  # some steps at the first threshold
     threshold.fill("0.5")
     threshold.press("Enter")
-    page.get_by_role("button", name="Apply clipping").dispatch_event("click")
+    click(page, "button", "Apply clipping")
     page.wait_for_timeout(4000)  # some steps at the new one
     ready(page)
     page.keyboard.press("Escape")
-    page.get_by_role("button", name="Stop").first.dispatch_event("click")
+    click(page, "button", "Stop")
     page.wait_for_timeout(2000)
     page.goto(page.url)  # a fresh session: Live back on, the page shows the run as it ended
     ready(page)
@@ -166,10 +182,8 @@ def test_a_live_clipping_change_draws_the_threshold_as_a_step(page: Page, app_ur
 def test_no_two_reference_labels_overlap_on_any_view(page: Page, app_url, runs):
     counted = 0
     for key in ("lstm", "tanh"):
-        page.goto(f"{app_url}/?runs={runs[key]}")
-        ready(page)
         for name, n in (("Training", 4), ("Gradients", 3), ("Spectrum", 3), ("Health", 3)):
-            view(page, name)
+            open_view(page, f"{app_url}/?runs={runs[key]}", name)
             charts_drawn(page, n)
             found = page.evaluate(REF_OVERLAPS)
             assert not found["overlaps"], (key, name, found["overlaps"])
@@ -178,9 +192,7 @@ def test_no_two_reference_labels_overlap_on_any_view(page: Page, app_url, runs):
 
 
 def test_a_comparison_shares_one_colour_scale(page: Page, app_url, runs, screenshots):
-    page.goto(f"{app_url}/compare?runs={runs['lstm']}&runs={runs['tanh']}")
-    ready(page)
-    view(page, "Gradients")
+    open_view(page, f"{app_url}/compare?runs={runs['lstm']}&runs={runs['tanh']}", "Gradients", key="cview")
     charts_drawn(page, 6)  # histogram overlay, two histograms, reach profile, two reach heatmaps
     ranges = page.evaluate("""() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
         .filter(g => g._fullData && g._fullData[0].type === "heatmap")
@@ -199,7 +211,8 @@ def test_a_run_is_renamed_on_the_runs_page(page: Page, app_url, runs, screenshot
     expect(box).to_have_value(re.compile("^rnn_tanh 32"))
     box.fill("tanh, prediction shown")
     box.press("Enter")
-    page.get_by_role("button", name="Rename").click()
+    ready(page)
+    click(page, "button", "Rename")
     ready(page)
     expect(page.get_by_text("tanh, prediction shown").first).to_be_attached(timeout=15_000)
     expect(page.get_by_role("button", name="CSV, wide")).to_be_visible()
