@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -27,7 +26,15 @@ from app.charts import RunSeries
 from app.charts.fit import fit
 from app.charts.spectrum import GATES
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
-from engine.probes import GRAD_HIST_EDGES, GradHistogramProbe, HiddenProbe, OutputProbe, SpectrumProbe, WeightProbe
+from engine.probes import (
+    GRAD_HIST_EDGES,
+    GradHistogramProbe,
+    HiddenProbe,
+    JacobianProbe,
+    OutputProbe,
+    SpectrumProbe,
+    WeightProbe,
+)
 from engine.probes import GradientReachProbe as Reach
 from engine.series import Series
 from engine.trainer import LOSS, PPL, VAL_LOSS, VAL_PPL
@@ -142,12 +149,7 @@ def _grad_hist(runs, ctx):
     figs = []
     if ctx.mode == "compare" and len(runs) > 1 and param:
         figs.append(("overlay", charts.grad_histogram_overlay(runs, param, GRAD_HIST_EDGES)))
-    for run in runs:
-        steps, counts = run.arrays.get(GradHistogramProbe.HIST.at(param=str(param)), (np.zeros(0), []))
-        z = np.stack(counts) if len(counts) else np.zeros((0, len(GRAD_HIST_EDGES) - 1))
-        title = f"{param} · {run.name}" if len(runs) > 1 else str(param)
-        figs.append((run.run_id, charts.grad_histogram_figure(steps, z, GRAD_HIST_EDGES, title)))
-    return figs
+    return figs + charts.grad_histograms(runs, str(param), GRAD_HIST_EDGES)  # several runs: one colour scale
 
 
 def _eigen_step(runs, ctx) -> int | None:
@@ -175,13 +177,7 @@ def _eigen(runs, ctx):
 
 def _reach(runs, ctx):
     layer = ctx.picks.get("layer") or 0
-    figs = [("profile", charts.reach_profile_figure(runs, layer))]
-    for run in runs:
-        steps, profiles = run.arrays.get(Reach.LAST.at(layer=layer), (np.zeros(0), []))
-        figs.append(
-            (run.run_id, charts.reach_heatmap_figure(steps, profiles, layer, run.name if len(runs) > 1 else ""))
-        )
-    return figs
+    return [("profile", charts.reach_profile_figure(runs, layer)), *charts.reach_heatmaps(runs, layer)]
 
 
 def _weight_params(runs) -> list[str] | None:
@@ -202,6 +198,10 @@ def _difference(runs, ctx):
 def _spectrum(runs, ctx):
     layer, gate = ctx.picks.get("layer") or 0, ctx.picks.get("gate") or "h"
     return [("spec", charts.spectrum_over_time_figure(runs, layer, gate, ctx.last_n))]
+
+
+def _jacobian(runs, ctx):
+    return [("jac", charts.jacobian_figure(runs, ctx.picks.get("layer") or 0, ctx.last_n))]
 
 
 @dataclass(frozen=True)
@@ -304,8 +304,10 @@ CHARTS: dict[str, Chart] = {c.id: c for c in (
     Chart("grad_norm", ("Training",), (GRAD_NORM, GRAD_NORM_CLIPPED, GRAD_CLIPPED),
           lambda runs, c: [("gn", charts.grad_norm_figure(runs, c.last_n))]),
     Chart("grad_hist", ("Gradients",), (GradHistogramProbe.HIST,), _grad_hist, pickers=("param",)),
-    Chart("reach", ("Gradients",), (Reach.LAST, Reach.SUM, SpectrumProbe.SIGMA_MAX), _reach, pickers=("layer",)),
+    Chart("reach", ("Gradients",), (Reach.LAST, Reach.SUM, JacobianProbe.RADIUS), _reach, pickers=("layer",)),
     Chart("eigen", ("Spectrum",), (SpectrumProbe.EIG,), _eigen, pickers=("layer", "gate")),
+    Chart("jacobian", ("Spectrum",), (JacobianProbe.SIGMA_MAX, JacobianProbe.RADIUS, JacobianProbe.SV), _jacobian,
+          pickers=("layer",)),
     Chart("spectrum", ("Spectrum",), (SpectrumProbe.RADIUS, SpectrumProbe.SIGMA_MAX), _spectrum,
           pickers=("layer", "gate")),
     Chart("saturation", ("Health",), HiddenProbe.series,

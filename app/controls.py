@@ -21,6 +21,7 @@ from app import resources
 from app.upload import corpus_uploader
 from data import CORPORA
 from engine.config import FIELDS, GROUPS, Field, RunConfig, lenient
+from engine.naming import run_name as _run_name
 
 # The dashboard's defaults, the one table of them: RunConfig's, except that the dashboard is for
 # watching, so it evaluates twice as often (a 500-step run draws ten validation points, not
@@ -142,3 +143,8 @@ def describe(cfg: RunConfig) -> str:
     corpus = cfg.corpus if cfg.corpus in CORPORA else cfg.corpus.rsplit("/", 1)[-1].split("-", 1)[-1]
     data = {"text": corpus, "lines": f"lines of {corpus}"}.get(cfg.task, cfg.task)
     return f"{cfg.cell} {cfg.hidden_size} · {data}"
+
+
+def run_name(cfg: RunConfig) -> str:
+    """A run's name: cell and size, then the settings that differ from the dashboard's defaults, e.g. 'lstm 128 · lr 0.3'."""
+    return _run_name(cfg, UI_DEFAULT)

@@ -80,10 +80,10 @@ def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
 
 
 def legend_labels(infos) -> dict[str, str]:
-    """Legend text per run: a group's own labels, else the settings that differ between the runs."""
+    """Legend text per run: the runs' own names when each has a different one, else the settings that differ."""
     if len(infos) < 2:
         return {i.id: i.label or i.id for i in infos}
-    if len({i.group_id for i in infos}) == 1 and infos[0].group_id and all(i.label for i in infos):
+    if all(i.label for i in infos) and len({i.label for i in infos}) == len(infos):  # a group's, a person's
         labels = {i.id: i.label for i in infos}
     else:
         differ = [f.name for f in FIELDS if len({repr(i.config.get(f.name)) for i in infos}) > 1]

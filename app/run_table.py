@@ -13,6 +13,7 @@ from app import controls, state
 from app.status import is_active, status_word
 from engine import tb_export
 from engine.config import RunConfig
+from engine.store import MAX_LABEL
 from engine.trainer import VAL_LOSS, VAL_PPL
 
 COLUMNS = {
@@ -23,6 +24,16 @@ COLUMNS = {
     "val loss": st.column_config.NumberColumn("val loss", format="%.4g"),
 }
 DELETE_CONFIRM = "runs-delete-confirm"
+RENAME_ERROR = "runs-rename-error"
+DOWNLOADS = (  # (key prefix, label, format, shape, mime)
+    ("csv", "CSV", "csv", "long", "text/csv"),
+    ("csvwide", "CSV, wide", "csv", "wide", "text/csv"),
+    ("parquet", "Parquet", "parquet", "long", "application/octet-stream"),
+    ("parquetwide", "Parquet, wide", "parquet", "wide", "application/octet-stream"),
+)
+EXPORT_NOTE = ("long: one row per recorded value (run, step, name, value) · wide: one row per step, one column per "
+               "series · the run's id and settings come along: a CSV's first lines (# …; pandas: "
+               "read_csv(path, comment='#')), a Parquet file's metadata")
 
 
 def settings_text(config: dict) -> str:
@@ -65,9 +76,25 @@ def share_query(info) -> str:
     return urlencode([*params.items(), ("runs", info.id)])
 
 
-def _export(store, run_id: str, fmt: str) -> bytes:
+def _export(store, run_id: str, fmt: str, shape: str = "long") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        return store.export(run_id, Path(tmp) / f"{run_id}.{fmt}", fmt=fmt).read_bytes()
+        return store.export(run_id, Path(tmp) / f"{run_id}.{fmt}", fmt=fmt, shape=shape).read_bytes()
+
+
+def _rename(eng, run_id: str) -> None:
+    """Callback: store the name typed in the run's box."""
+    try:
+        eng.store.rename(run_id, st.session_state.get(f"name-{run_id}", ""))
+    except ValueError as e:
+        st.session_state[RENAME_ERROR] = f"{run_id}: {e}"
+
+
+def rename_box(eng, info) -> None:
+    """A text box holding the run's name and a Rename button beside it."""
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left.text_input("name", value=info.label or "", key=f"name-{info.id}", max_chars=MAX_LABEL,
+                    help="What the legends, status lines and this table call the run.")
+    right.button("Rename", key=f"rename-{info.id}", icon=":material/edit:", on_click=_rename, args=(eng, info.id))
 
 
 def _tensorboard_button(col, store, info) -> None:
@@ -137,30 +164,27 @@ def actions(eng, infos) -> None:
     message = st.session_state.pop("runs-message", None)
     if message:
         st.warning(message)
+    error = st.session_state.pop(RENAME_ERROR, None)
+    if error:
+        st.error(error, icon=":material/error:")
     for info in infos[:4]:
         with st.container(border=True):
             st.markdown(f"**{info.label or info.id}** · `{info.id}` · {status_word(info.status)} · step {info.step:,}")
-            c1, c2, c4, c3 = st.columns([1, 1, 1.5, 3.5])
-            c1.download_button(
-                "CSV",
-                data=lambda r=info.id: _export(eng.store, r, "csv"),
-                file_name=f"{info.id}.csv",
-                mime="text/csv",
-                key=f"csv-{info.id}",
-                on_click="ignore",
-                icon=":material/download:",
-            )
-            c2.download_button(
-                "Parquet",
-                data=lambda r=info.id: _export(eng.store, r, "parquet"),
-                file_name=f"{info.id}.parquet",
-                mime="application/octet-stream",
-                key=f"parquet-{info.id}",
-                on_click="ignore",
-                icon=":material/download:",
-            )
-            _tensorboard_button(c4, eng.store, info)
+            rename_box(eng, info)
+            cols = st.columns(len(DOWNLOADS) + 1)
+            for col, (prefix, label, fmt, shape, mime) in zip(cols, DOWNLOADS):
+                col.download_button(
+                    label,
+                    data=lambda r=info.id, f=fmt, s=shape: _export(eng.store, r, f, s),
+                    file_name=f"{info.id}{'-wide' if shape == 'wide' else ''}.{fmt}",
+                    mime=mime,
+                    key=f"{prefix}-{info.id}",
+                    on_click="ignore",
+                    icon=":material/download:",
+                )
+            _tensorboard_button(cols[-1], eng.store, info)
+            st.caption(EXPORT_NOTE)
             base = (st.context.url or "").rsplit("/", 1)[0] or ""
-            c3.code(f"{base}/?{share_query(info)}", language=None, wrap_lines=True)
+            st.code(f"{base}/?{share_query(info)}", language=None, wrap_lines=True)
             if info.message:
                 st.caption(info.message)

@@ -186,13 +186,20 @@ def array_items(name: str) -> int:
     return next((k for s, k in ARRAY_ITEMS.items() if s.matches(name)), DEFAULT_ITEMS)
 
 
-def run_clip(info: RunInfo, events) -> float | None:
-    """The global-norm clipping threshold now in force (None when clipping is off or by value)."""
+def clip_history(info: RunInfo, events) -> list[tuple[int, float | None]]:
+    """(step, global-norm threshold or None) at the start and at each live change (None: off or by value)."""
     mode, value = info.config.get("clip"), info.config.get("clip_value")
+    out = [(0, float(value) if mode == "norm" and value else None)]
     for e in events:
         if e.kind == "clip_change":
             mode, value = e.data.get("mode", mode), e.data.get("value", value)
-    return float(value) if mode == "norm" and value else None
+            out.append((int(e.step), float(value) if mode == "norm" and value else None))
+    return out
+
+
+def run_clip(info: RunInfo, events) -> float | None:
+    """The global-norm clipping threshold now in force (None when clipping is off or by value)."""
+    return clip_history(info, events)[-1][1]
 
 
 def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...], label: str = "",
@@ -216,6 +223,8 @@ def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...]
         epoch_steps=[e.step for e in events if e.kind == "epoch"],
         eval_steps=[e.step for e in events if e.kind == "eval"],
         clip=run_clip(info, events),
+        clip_history=clip_history(info, events),
+        cell=str(info.config.get("cell", "")),
     )
 
 

@@ -30,7 +30,7 @@ def current_values() -> dict:
 def _start(eng) -> None:
     try:
         cfg = controls.to_config(current_values())
-        run_id = eng.jobs.submit(cfg, label=controls.describe(cfg))
+        run_id = eng.jobs.submit(cfg, label=controls.run_name(cfg))
     except (ConfigError, DataError) as e:  # a bad value, a model too large, a corpus that cannot be read
         st.session_state[ERROR_KEY] = str(e)
         return

@@ -3,9 +3,10 @@
     python -m engine train --set cell=lstm --set lr=0.003 --steps 500
     python -m engine fields                    # every setting, its default, range and help
     python -m engine runs
-    python -m engine show RUN
-    python -m engine export RUN --format csv --out run.csv
+    python -m engine show RUN --all            # RUN: a run id, or its end as the dashboard shows it ('ab12')
+    python -m engine export RUN --format csv --wide --out run.csv
     python -m engine export RUN --format tensorboard --out DIR   # then: tensorboard --logdir DIR
+    python -m engine rename RUN "lstm, long warmup"
     python -m engine lesson --list | python -m engine lesson NAME
     python -m engine sweep --grid lr=1e-3,1e-2 --grid clip_value=0.25,1,4 --seeds 0-2   # on Ray
 
@@ -26,12 +27,16 @@ import torch
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
 from engine.distributed.cli import add_sweep_command
 from engine.lessons.cli import add_lesson_options, run_lesson_command
+from engine.naming import run_name
 from engine.preflight import preflight
 from engine.series import declared
 from engine.store import RunStore, StoreError
 from engine.tb_export import export_tensorboard
 from engine.trainer import RECENT, Trainer, run_to_end
 from engine.watch import is_watched
+
+RUN_HELP = "a run id, or its last characters as the dashboard shows them (e.g. ab12)"
+SHOWN_EVENTS = 15  # events `show` lists without --all (evaluations left out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                        help="a setting (repeatable); `python -m engine fields` lists them")
     train.add_argument("--steps", type=int, help="shorthand for --set max_steps=N")
-    train.add_argument("--label", help="a name for the run in the dashboard")
+    train.add_argument("--label", help="a name for the run (default: cell, size and the settings you changed)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
@@ -71,15 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("runs", help="list stored runs").set_defaults(func=cmd_runs)
 
     show = sub.add_parser("show", help="one run: settings, status, final metrics, events")
-    show.add_argument("run")
+    show.add_argument("run", help=RUN_HELP)
+    show.add_argument("--all", action="store_true",
+                      help=f"every event (evaluations, lr and clip changes, diagnoses), not only the last {SHOWN_EVENTS}")
     show.set_defaults(func=cmd_show)
 
-    export = sub.add_parser("export", help="write a run's scalar series as a table, or all of it for TensorBoard")
-    export.add_argument("run")
+    export = sub.add_parser("export", help="write a run's scalar series as a table with its id and settings, "
+                                           "or all of it for TensorBoard")
+    export.add_argument("run", help=RUN_HELP)
     export.add_argument("--format", choices=("csv", "parquet", "tensorboard"), default="csv")
+    export.add_argument("--wide", action="store_true",
+                        help="csv, parquet: one row per step and one column per series (default: long, one row per value)")
     export.add_argument("--out", help="output file (default RUN.csv or RUN.parquet); tensorboard: a folder "
                                       "(default tensorboard/), the run goes in a subfolder")
     export.set_defaults(func=cmd_export)
+
+    rename = sub.add_parser("rename", help="give a run a new name")
+    rename.add_argument("run", help=RUN_HELP)
+    rename.add_argument("name")
+    rename.set_defaults(func=cmd_rename)
 
     lesson = sub.add_parser("lesson", help="run a lesson headless and print its verdict")
     add_lesson_options(lesson)
@@ -107,7 +122,7 @@ def cmd_train(args) -> int:
     task = preflight(cfg)  # opens the corpus and checks the memory: a bad one leaves no run behind
     store = RunStore()
     store.recover()
-    run_id = store.create_run(cfg.to_dict(), label=args.label)
+    run_id = store.create_run(cfg.to_dict(), label=args.label or run_name(cfg))
     trainer = Trainer(cfg, store, run_id, task=task)
     print(f"run {run_id}: {cfg.cell} on {cfg.task}" + (f" ({cfg.corpus})" if cfg.task in ("text", "lines") else "")
           + f", {cfg.max_steps} steps; store {store.path}", file=sys.stderr)
@@ -180,16 +195,19 @@ def cmd_runs(args) -> int:
 
 def cmd_show(args) -> int:
     store = RunStore()
-    r = store.run(args.run)
+    r = store.run(store.resolve(args.run))
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-    print(f"run {r.id}  status {r.status}  step {r.step}  created {created}")
+    print(f"run {r.id}  ({r.label or 'no name'})  status {r.status}  step {r.step}  created {created}")
     if r.message:
         print(f"message: {r.message}")
     print("settings (non-default):", json.dumps(settings_of(r), default=str))
     print("summary:", json.dumps(r.summary, default=float))
-    for e in store.events(r.id)[-15:]:
-        if e.kind != "eval":
-            print(f"  step {e.step:>6}  {e.kind:12} {e.message}")
+    events = store.events(r.id)
+    shown = events if args.all else [e for e in events if e.kind != "eval"][-SHOWN_EVENTS:]
+    print(f"events: {len(events)}" + ("" if args.all or len(shown) == len(events) else
+                                       f", the last {len(shown)} besides evaluations shown (--all lists every one)"))
+    for e in shown:
+        print(f"  step {e.step:>6}  {e.kind:12} {e.message}")
     texts = store.texts(r.id)
     if texts:
         print(f"last sample (step {texts[-1][0]}):\n{texts[-1][1]}")
@@ -208,14 +226,21 @@ def settings_of(info) -> dict:
 
 def cmd_export(args) -> int:
     store = RunStore()
-    store.run(args.run)  # a clear KeyError for an unknown run
+    run_id = store.resolve(args.run)  # a clear KeyError for an unknown run, ValueError for an ambiguous one
     if args.format == "tensorboard":
-        folder = export_tensorboard(store, args.run, args.out or "tensorboard")
+        folder = export_tensorboard(store, run_id, args.out or "tensorboard")
         print(f"{folder}\nview it: tensorboard --logdir {folder.parent}")
         return 0
-    out = args.out or f"{args.run}.{args.format}"
-    store.export(args.run, out, args.format)
+    out = args.out or f"{run_id}.{args.format}"
+    store.export(run_id, out, args.format, shape="wide" if args.wide else "long")
     print(out)
+    return 0
+
+
+def cmd_rename(args) -> int:
+    store = RunStore()
+    run_id = store.resolve(args.run)
+    print(f"{run_id}: {store.rename(run_id, args.name)}")
     return 0
 
 

@@ -30,7 +30,8 @@ def test_fresh_start_offers_a_default_run_and_starts_it():
     (run_id,) = at.session_state["runs"]
     assert url_values(at, "runs") == [run_id]
     line = texts(at.markdown)
-    assert "lstm 8 · pydoc" in line and any(w in line for w in ("queued", "running", "finished"))
+    # named by the settings that differ from the dashboard's defaults (issue 8: names that tell runs apart)
+    assert "lstm 8 · embed_dim 8 · seq_len 16" in line and any(w in line for w in ("queued", "running", "finished"))
 
     wait_done([run_id])
     at.run()
@@ -43,7 +44,7 @@ def test_every_view_draws_its_charts_without_errors():
     at = app(TINY).run()
     at.button(key="start_first").click().run()
     wait_done(at.session_state["runs"])
-    expected = {"Training": 4, "Gradients": 3, "Spectrum": 2, "Health": 3, "Text & events": 0}
+    expected = {"Training": 4, "Gradients": 3, "Spectrum": 3, "Health": 3, "Text & events": 0}  # Spectrum: + state Jacobian
     for view, n in expected.items():
         at.segmented_control(key="view").set_value(view).run()
         no_exceptions(at)

@@ -41,7 +41,7 @@ def test_chosen_runs_open_export_share_and_delete():
     csv = at.download_button(key=f"csv-{run_id}")
     assert csv.label == "CSV"
     data = engine().store.export(run_id, engine().store.path.parent / "x.csv", "csv").read_text()
-    frame = pd.read_csv(io.StringIO(data))
+    frame = pd.read_csv(io.StringIO(data), comment="#")  # the run's id and settings on # lines first
     assert {"step", "name", "value"} <= set(frame.columns) and "train/loss" in set(frame["name"])
 
     at.button(key="runs-open").click().run()
@@ -55,3 +55,20 @@ def test_chosen_runs_open_export_share_and_delete():
     no_exceptions(at)
     assert [r.id for r in engine().store.runs()] == [cli]
     assert at.session_state["runs"] == []
+
+
+def test_a_run_is_renamed_from_the_runs_page():
+    run_id, _ = make_runs()
+    at = app({"runs": [run_id]}).run()
+    at.switch_page("screens/runs.py").run()
+    box = at.text_input(key=f"name-{run_id}")
+    assert box.value == "tiny lstm"
+    box.set_value("lstm, tiny, first try").run()
+    at.button(key=f"rename-{run_id}").click().run()
+    no_exceptions(at)
+    assert engine().store.run(run_id).label == "lstm, tiny, first try"
+    assert "lstm, tiny, first try" in list(at.dataframe[0].value["label"])
+    at.text_input(key=f"name-{run_id}").set_value("   ").run()
+    at.button(key=f"rename-{run_id}").click().run()
+    assert "cannot be empty" in texts(at.error) and engine().store.run(run_id).label == "lstm, tiny, first try"
+    assert at.download_button(key=f"csvwide-{run_id}").label == "CSV, wide"

@@ -51,6 +51,9 @@ def make_run(run_id="a", steps=2000, probe_every=100, seed=0, cell="rnn", loss_k
         scalars[f"spectrum/radius/l0/{g}"] = (ps, np.array([np.abs(e).max() for e in ev_]))
         scalars[f"spectrum/sigma_max/l0/{g}"] = (ps, np.array([np.linalg.norm(w, 2) for w in W]))
     t = np.arange(1, T + 1)
+    arrays["jacobian/sv/l0"] = (ps, [np.sort(rng.uniform(0, 1.2, 8))[::-1] for _ in ps])
+    scalars["jacobian/sigma_max/l0"] = (ps, np.array([v[0] for v in arrays["jacobian/sv/l0"][1]]))
+    scalars["jacobian/radius/l0"] = (ps, np.linspace(0.95, 0.8, len(ps)))
     arrays["reach/last/l0"] = (ps, [0.9 ** (T - t) * (1 + k) for k in range(len(ps))])
     arrays["reach/sum/l0"] = (ps, [np.cumsum(0.9 ** (T - t))[::-1] for _ in ps])
     arrays["grad_hist/cells.0.weight_hh_l0"] = (ps, [rng.integers(0, 50, len(EDGES) - 1) for _ in ps])
@@ -83,6 +86,8 @@ def make_run(run_id="a", steps=2000, probe_every=100, seed=0, cell="rnn", loss_k
         epoch_steps=list(range(0, steps, steps // 4)),
         eval_steps=list(ev),
         clip=clip,
+        clip_history=[(0, clip)],
+        cell={"rnn": "rnn_tanh"}.get(cell, cell),
     )
 
 
@@ -99,6 +104,7 @@ def group_figures(runs):
         "grad_overlay": charts.grad_histogram_overlay(runs, "cells.0.weight_hh_l0", EDGES),
         "eigen": charts.eigenvalue_figure(runs, 0, "h"),
         "spectrum": charts.spectrum_over_time_figure(runs, 0, "h"),
+        "jacobian": charts.jacobian_figure(runs, 0),
         "reach_heatmap": charts.reach_heatmap_figure(reach_steps, reach),
         "reach_profile": charts.reach_profile_figure(runs),
         "saturation": charts.saturation_figure(runs),
@@ -192,11 +198,53 @@ def test_mse_task_shows_loss_against_predict_the_mean():
 
 def test_grad_norm_marks_clipping_and_threshold(pair):
     fig = charts.grad_norm_figure(pair[:1])
-    before, after, fired = fig.data
+    before, after, fired, threshold = fig.data
     assert before.name.endswith("before clip") and after.name.endswith("after clip")
     assert fired.mode == "markers" and len(fired.x) > 0
     assert fig.layout.yaxis.type == "log"
-    assert [s.y0 for s in fig.layout.shapes if s.xref == "paper"] == [1.5]
+    assert threshold.name == "clip threshold" and set(threshold.y) == {1.5}
+    assert (threshold.x[0], threshold.x[-1]) == (0, 1999)  # the whole run
+
+
+def threshold_at(trace, step):
+    """The threshold a drawn step function shows at `step` (None: no line there)."""
+    x, y = list(trace.x), list(trace.y)
+    found = None
+    for i in range(len(x) - 1):
+        if y[i] is not None and y[i + 1] is not None and x[i] <= step <= x[i + 1] and x[i] < x[i + 1]:
+            found = y[i]
+    return found
+
+
+def test_clip_threshold_is_a_step_function_of_the_live_changes():
+    """Config clip 1.0, then live changes: 5 at step 500, off at 1200, 2 at 1500: the line follows each one."""
+    run = make_run("a")
+    run.clip, run.clip_history = 2.0, [(0, 1.0), (500, 5.0), (1200, None), (1500, 2.0)]
+    (line,) = [t for t in charts.grad_norm_figure([run]).data if t.name == "clip threshold"]
+    assert line.line.dash == "longdash"
+
+    def direct(step):  # the oracle: the threshold in force at `step`
+        return [v for s, v in run.clip_history if s <= step][-1]
+
+    for step in (0, 250, 499, 501, 1000, 1199, 1201, 1400, 1499, 1501, 1999):
+        assert threshold_at(line, step) == direct(step), step
+    # not today's value back-dated: before step 500 the line sits at 1.0, not at the final 2.0
+    assert threshold_at(line, 100) == 1.0 and run.clip == 2.0
+    # a window that starts inside a segment starts the line there
+    windowed = [t for t in charts.grad_norm_figure([run], last_n=300).data if t.name == "clip threshold"][0]
+    assert min(x for x in windowed.x if x is not None) >= 1999 - 300
+
+
+def test_clip_lines_of_several_runs_are_legend_entries_not_labels(pair):
+    a, b = make_run("a"), make_run("b", seed=1)
+    b.clip_history = [(0, 1.0), (800, 3.0)]
+    fig = charts.grad_norm_figure([a, b])
+    lines = {t.name: t for t in fig.data if t.name.endswith("clip threshold")}
+    assert set(lines) == {"run a clip threshold", "run b clip threshold"}
+    (b_before,) = [t for t in fig.data if t.name == "run b before clip"]
+    assert lines["run b clip threshold"].line.color == b_before.line.color  # in its run's colour
+    assert threshold_at(lines["run b clip threshold"], 700) == 1.0 and threshold_at(lines["run b clip threshold"], 900) == 3.0
+    assert not [an for an in fig.layout.annotations if "clip" in (an.text or "")]  # no label to overlap another
 
 
 def test_lr_figure_has_plateau_panel_and_cut_marker(pair):
@@ -226,11 +274,46 @@ def test_eigenvalue_figure_unit_circle_equal_aspect_and_radius(pair):
     assert len(first.data) == 2 and "step 0" in first.layout.title.text
 
 
-def test_spectrum_over_time_has_line_at_one(pair):
+def test_spectrum_over_time_draws_pascanus_line_for_a_vanilla_rnn_only(pair):
     fig = charts.spectrum_over_time_figure(pair, 0, "h")
     assert len(fig.data) == 4
     assert [s.y0 for s in fig.layout.shapes] == [1.0]
-    assert "Pascanu" in fig.layout.annotations[0].text
+    assert "Pascanu" in fig.layout.title.subtitle.text and "vanilla RNN" in fig.layout.title.subtitle.text
+    lstm = [make_run("a", cell="lstm")]
+    for gate in "ifgo":
+        gated = charts.spectrum_over_time_figure(lstm, 0, gate)
+        assert len(gated.data) == 2
+        assert not gated.layout.shapes and not gated.layout.annotations  # no vanilla bound on a gate
+        assert "no bound drawn" in gated.layout.title.subtitle.text
+        # the unit circle stays on a gate's eigenvalue plot as a scale, and says it bounds nothing there
+        assert "for scale only" in charts.eigenvalue_figure(lstm, 0, gate).layout.title.subtitle.text
+    assert "linear RNN" in charts.eigenvalue_figure(pair, 0, "h").layout.title.subtitle.text
+
+
+def test_jacobian_chart_has_the_product_bound_for_every_cell():
+    for cell in ("rnn", "gru", "lstm"):
+        fig = charts.jacobian_figure([make_run("a", cell=cell)], 0)
+        main = [t for t in fig.data if t.showlegend is not False]
+        assert [t.name for t in main] == ["run a σ_max(J)", "run a ρ(mean J)"]
+        steps, sv = make_run("a", cell=cell).arrays["jacobian/sv/l0"]
+        faint = [t for t in fig.data if t.showlegend is False]
+        assert len(faint) == 7 and np.allclose(faint[0].y, [v[1] for v in sv])  # σ_2 over training
+        assert [s.y0 for s in fig.layout.shapes] == [1.0]
+        assert "any cell" in fig.layout.title.subtitle.text
+    two = charts.jacobian_figure([make_run("a"), make_run("b", seed=1)], 0)
+    assert len(two.data) == 4  # σ_max and ρ per run: the faint lines would crowd a comparison
+
+
+def test_spectrum_axis_turns_log_when_values_span_orders_of_magnitude():
+    """The exploding lesson's chart: one run's σ_max reaches 7e4 while two stay near 1; on a linear axis
+    the two lie flat at the floor."""
+    runs = [make_run("a"), make_run("b", seed=1), make_run("c", seed=2)]
+    x, _ = runs[2].scalars["spectrum/sigma_max/l0/h"]
+    runs[2].scalars["spectrum/sigma_max/l0/h"] = (x, np.geomspace(1.0, 7e4, len(x)))
+    fig = charts.spectrum_over_time_figure(runs, 0, "h")
+    assert fig.layout.yaxis.type == "log"
+    calm = charts.spectrum_over_time_figure(runs[:2], 0, "h")
+    assert calm.layout.yaxis.type == "linear"  # values near 1: a linear axis reads best
 
 
 def test_grad_histogram_heatmap_is_log1p_counts():
@@ -250,17 +333,88 @@ def test_grad_histogram_overlay_one_line_per_run_as_shares(pair):
     assert sum(fig.data[0].y) == pytest.approx(1.0)
 
 
-def test_reach_heatmap_and_profile(pair):
+def test_reach_heatmap_and_profile_run_in_one_direction(pair):
+    """Both put the last position t = T (x = T − t = 0) on the right, earlier steps to the left."""
     steps, profiles = pair[0].arrays["reach/last/l0"]
     fig = charts.reach_heatmap_figure(steps, profiles)
     (hm,) = fig.data
-    assert list(hm.x) == list(range(1, 51)) and hm.colorbar.title.text
-    assert np.allclose(np.asarray(hm.z), np.log10(np.stack(profiles)))
+    assert list(hm.x) == list(range(50)) and hm.colorbar.title.text
+    assert np.allclose(np.asarray(hm.z), np.log10(np.stack(profiles))[:, ::-1])  # column k: t = T − k
     prof = charts.reach_profile_figure(pair)
     assert prof.layout.yaxis.type == "log"
     names = [t.name for t in prof.data]
-    assert names[:3] == ["run a: loss at last position", "run a: summed loss", "run a: bound σ_max^(T−t)"]
-    assert prof.data[0].x[0] == 49 and prof.data[0].x[-1] == 0  # steps back, T - t
+    assert names[:3] == ["run a: loss at last position", "run a: summed loss", "run a: predicted ρ^(T−t)"]
+    last = pair[0].arrays["reach/last/l0"][1][-1]
+    trace = prof.data[0]
+    assert trace.x[list(trace.y).index(last[-1])] == 0 and trace.x[0] == 49  # t = T at x = 0, t = 1 at x = 49
+    for f in (fig, prof):
+        assert f.layout.xaxis.autorange == "reversed" and "T − t" in f.layout.xaxis.title.text
+
+
+def test_reach_prediction_equals_direct_computation():
+    """Oracle: ||dL_T/dh_T|| * rho ** (T - t), rho the radius measured at the profile's step."""
+    run = make_run("a")
+    step, last = run.snapshot("reach/last/l0")
+    steps, radius = run.scalars["jacobian/radius/l0"]
+    rho = radius[list(steps).index(step)]
+    T = len(last)
+    want = [last[-1] * rho ** (T - t) for t in range(1, T + 1)]
+    np.testing.assert_allclose(charts.predicted_reach(run, 0, step, last), want, rtol=1e-12)
+    (drawn,) = [t for t in charts.reach_profile_figure([run]).data if "predicted" in t.name]
+    np.testing.assert_allclose(drawn.y, want, rtol=1e-12)  # within 10^3 of the measured range here: all drawn
+    assert list(drawn.x) == list(range(T))[::-1]
+    assert "assumes" in charts.reach_profile_figure([run]).layout.title.subtitle.text
+    # only where ||dL_T/dh_t|| is the whole state's gradient through this layer alone
+    assert charts.predicted_reach(make_run("b", cell="lstm"), 0, step, last) is None
+    two_layers = make_run("c")
+    two_layers.arrays["reach/last/l1"] = two_layers.arrays["reach/last/l0"]
+    assert charts.predicted_reach(two_layers, 0, step, last) is None
+    assert "assumes" not in charts.reach_profile_figure([make_run("b", cell="lstm")]).layout.title.subtitle.text
+
+
+def test_reference_labels_never_overlap():
+    """A diverged run (loss 4.6 -> 45) squeezes 'uniform ln|V| = 4.17' and 'unigram = 3.42' a few pixels
+    apart: as drawn, one label would sit on the other; they are stacked instead, on every chart kind."""
+    from app.charts.labels import LABEL_PX, axis_pixels, label_boxes, stack
+
+    run = make_run("a")
+    x, loss = run.scalars["train/loss"]
+    run.scalars["train/loss"] = (x, np.where(x > 1500, 45.0, loss))
+    run.means["train/loss"] = run.scalars["train/loss"]
+    fig = charts.loss_figure([run])
+    lay, traces = fig.layout.to_plotly_json(), [t.to_plotly_json() for t in fig.data]
+    refs = [a for a in lay["annotations"] if a.get("name") == "ref"]
+    assert {a["text"] for a in refs} == {"uniform ln|V| = 4.17", "unigram = 3.42"}
+    to_px = axis_pixels(lay, traces, "y")
+    assert abs(to_px(refs[0]["y"]) - to_px(refs[1]["y"])) < LABEL_PX  # unmoved, they would overlap
+    for f in (fig, charts.perplexity_figure([run])):
+        for boxes in label_boxes(f).values():
+            boxes.sort()
+            for (_, t0), (b1, _) in zip(boxes, boxes[1:]):
+                assert b1 >= t0, (f.layout.title.text, boxes)
+    # three lines within a label's height of each other: stacked upwards, in their lines' order
+    assert stack([10.0, 12.0, 14.0], 200) == [10.0, 10 + LABEL_PX + 1, 10 + 2 * (LABEL_PX + 1)]
+    # near the top the stack is laid downwards from the plot's top edge instead
+    top = stack([190.0, 192.0, 194.0], 200)
+    assert top[-1] + LABEL_PX <= 200 and all(b - a >= LABEL_PX for a, b in zip(top, top[1:]))
+
+
+def test_comparison_heatmaps_share_one_colour_range():
+    a, b, c = make_run("a"), make_run("b", seed=1), make_run("c", seed=2)
+    steps, profiles = c.arrays["reach/last/l0"]
+    c.arrays["reach/last/l0"] = (steps, [p * 1e-9 for p in profiles])  # a run whose gradient vanished
+    figs = charts.reach_heatmaps([a, b, c], 0)
+    z = np.concatenate([np.log10(np.concatenate(r.arrays["reach/last/l0"][1])) for r in (a, b, c)])
+    for _, fig in figs:
+        (hm,) = fig.data
+        assert (hm.zmin, hm.zmax) == (pytest.approx(z.min()), pytest.approx(z.max()))
+    alone = charts.reach_heatmaps([a], 0)[0][1].data[0]
+    assert alone.zmin is None and alone.zmax is None  # one run: its own range
+    b.arrays["grad_hist/cells.0.weight_hh_l0"] = (b.arrays["grad_hist/cells.0.weight_hh_l0"][0],
+                                                  [h * 100 for h in b.arrays["grad_hist/cells.0.weight_hh_l0"][1]])
+    hists = charts.grad_histograms([a, b], "cells.0.weight_hh_l0", EDGES)
+    top = max(np.log1p(np.stack(r.arrays["grad_hist/cells.0.weight_hh_l0"][1])).max() for r in (a, b))
+    assert [(f.data[0].zmin, f.data[0].zmax) for _, f in hists] == [(0, pytest.approx(top))] * 2
 
 
 def test_weights_figure_rule_of_thumb_line(pair):
@@ -315,6 +469,7 @@ def group_figures_empty(runs):
         tag + "overlay": charts.grad_histogram_overlay(runs, "p", EDGES),
         tag + "eig": charts.eigenvalue_figure(runs, 0, "h"),
         tag + "spectrum": charts.spectrum_over_time_figure(runs),
+        tag + "jacobian": charts.jacobian_figure(runs),
         tag + "reach": charts.reach_heatmap_figure([], []),
         tag + "profile": charts.reach_profile_figure(runs),
         tag + "saturation": charts.saturation_figure(runs),

@@ -310,6 +310,7 @@ def test_default_probes_give_the_contract_names(cell):
         f"spectrum/{k}/l{layer}/{g}" for k in ("eig", "sv", "radius", "sigma_max") for layer in (0, 1) for g in gates
     }
     want |= {f"reach/{k}/l{layer}" for k in ("last", "sum", "ratio", "steps") for layer in (0, 1)}
+    want |= {f"jacobian/{k}/l{layer}" for k in ("sv", "sigma_max", "radius") for layer in (0, 1)}
     want |= {f"hidden/{'dead' if cell == 'rnn_relu' else 'saturation'}/l{layer}" for layer in (0, 1)}
     want |= {"output/logit_scale", "output/entropy", "update_ratio"}
     for n, _ in model.named_parameters():

@@ -408,23 +408,85 @@ def test_stale_heartbeat_is_recovered(tmp_path):
 
 
 def test_export_csv_and_parquet_read_back_equal(store, tmp_path):
-    run_id = store.create_run({})
+    run_id = store.create_run({"cell": "gru", "lr": 0.3}, label="gru · lr 0.3")
     write(store, run_id, "b/loss", range(5), [1.0, np.nan, np.inf, -2.5, 1e-300])
     write(store, run_id, "a/lr", range(3), [0.1, 0.2, 0.3])
     want = pd.DataFrame(
         {
+            "run": [run_id] * 8,
             "step": [0, 1, 2, 0, 1, 2, 3, 4],
             "name": ["a/lr"] * 3 + ["b/loss"] * 5,
             "value": [0.1, 0.2, 0.3, 1.0, np.nan, np.inf, -2.5, 1e-300],
         }
     )
-    got_csv = pd.read_csv(store.export(run_id, tmp_path / "out" / "run.csv", fmt="csv"))
+    got_csv = pd.read_csv(store.export(run_id, tmp_path / "out" / "run.csv", fmt="csv"), comment="#")
     got_parquet = pd.read_parquet(store.export(run_id, tmp_path / "run.parquet", fmt="parquet"))
     pd.testing.assert_frame_equal(got_csv, want, check_dtype=False)
     pd.testing.assert_frame_equal(got_parquet, want, check_dtype=False)
     assert got_parquet["step"].dtype == np.int64
     with pytest.raises(ValueError, match="unknown export format 'xlsx'"):
         store.export(run_id, tmp_path / "run.xlsx", fmt="xlsx")
+    with pytest.raises(ValueError, match="unknown table shape 'tall'"):
+        store.export(run_id, tmp_path / "run.csv", shape="tall")
+
+
+def test_exports_carry_the_run_id_and_settings(store, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    config = {"cell": "gru", "lr": 0.3, "hidden_size": 64}
+    run_id = store.create_run(config, label="gru 64 · lr 0.3")
+    write(store, run_id, "train/loss", range(3), [3.0, 2.0, 1.0])
+    for shape in ("long", "wide"):
+        path = store.export(run_id, tmp_path / f"{shape}.csv", shape=shape)
+        meta = {}
+        for text in path.read_text().splitlines():
+            if text.startswith("# "):
+                key, _, value = text[2:].partition(": ")
+                meta[key] = value
+        assert meta["run"] == run_id and meta["label"] == "gru 64 · lr 0.3" and json.loads(meta["settings"]) == config
+        parquet = store.export(run_id, tmp_path / f"{shape}.parquet", fmt="parquet", shape=shape)
+        described = json.loads(pq.read_schema(parquet).metadata[b"rnnlab"])
+        assert described["run"] == run_id and described["settings"] == config and described["status"] == "queued"
+        assert set(pd.read_parquet(parquet)["run"]) == {run_id}
+
+
+def test_wide_export_is_the_long_table_pivoted(store, tmp_path):
+    """One row per step, one column per series, empty where a series has no value at that step."""
+    run_id = store.create_run({})
+    write(store, run_id, "train/loss", range(6), [6.0, 5.0, np.nan, 3.0, np.inf, 1.0])
+    write(store, run_id, "val/loss", [0, 3, 5], [6.5, 3.5, 1.5])
+    write(store, run_id, "lr", range(0, 6, 2), [0.1, 0.2, 0.3])
+    long = pd.read_csv(store.export(run_id, tmp_path / "long.csv"), comment="#")
+    want = long.pivot(index="step", columns="name", values="value").reset_index()  # the oracle: pandas' pivot
+    want.columns.name = None
+    want.insert(0, "run", run_id)
+    for fmt in ("csv", "parquet"):
+        path = store.export(run_id, tmp_path / f"wide.{fmt}", fmt=fmt, shape="wide")
+        got = pd.read_csv(path, comment="#") if fmt == "csv" else pd.read_parquet(path)
+        assert list(got.columns) == ["run", "step", "lr", "train/loss", "val/loss"]
+        pd.testing.assert_frame_equal(got, want[got.columns], check_dtype=False)
+    assert np.isnan(got.loc[got.step == 1, "val/loss"]).all() and got.loc[got.step == 4, "train/loss"].item() == np.inf
+
+
+def test_rename_and_short_ids(store):
+    a, b = store.create_run({}), store.create_run({})
+    assert store.rename(a, "  lstm 128 · lr 0.3 ") == "lstm 128 · lr 0.3"
+    assert store.run(a).label == "lstm 128 · lr 0.3" and store.run(b).label is None
+    for bad, why in (("   ", "cannot be empty"), ("x" * 81, "at most 80")):
+        with pytest.raises(ValueError, match=f"label: .*{why}"):
+            store.rename(a, bad)
+    assert store.run(a).label == "lstm 128 · lr 0.3"  # a refused name changes nothing
+    assert store.resolve(a) == a and store.resolve(a[-4:]) == a and store.resolve(b[-4:]) == b
+    with pytest.raises(KeyError, match="no run 'zz%_'"):
+        store.resolve("zz%_")  # LIKE's wildcards are taken literally
+    with sqlite3.connect(store.path) as con:  # two runs that share their last four characters
+        con.execute("UPDATE runs SET id = ? WHERE id = ?", ("r-20260101-beef", a))
+        con.execute("UPDATE runs SET id = ? WHERE id = ?", ("r-20260102-beef", b))
+    with pytest.raises(ValueError, match="'beef' matches 2 runs: r-20260102-beef, r-20260101-beef"):
+        store.resolve("beef")
+    assert store.resolve("2-beef") == "r-20260102-beef"
 
 
 def test_unknown_run_raises_key_error(store):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from app.charts.labels import separate_labels
 from engine.smoothing import smooth
 
 Series = tuple[np.ndarray, np.ndarray]  # (steps int64, values float64), in step order
@@ -58,7 +59,10 @@ class RunSeries:
     loss_kind: str = "ce"  # "ce" (perplexity makes sense) or "mse"
     epoch_steps: list[int] = field(default_factory=list)  # steps where epochs start
     eval_steps: list[int] = field(default_factory=list)  # steps of evaluations
-    clip: float | None = None  # global-norm clipping threshold, None when clipping is off
+    clip: float | None = None  # global-norm clipping threshold now, None when clipping is off
+    # (step, threshold or None) from the run's start and at each live clip change: the line is a step function
+    clip_history: list[tuple[int, float | None]] = field(default_factory=list)
+    cell: str = ""  # the run's cell (rnn_tanh, rnn_relu, gru, lstm): which theory a chart may draw
 
     @property
     def name(self) -> str:
@@ -147,6 +151,17 @@ def line(x, y, name: str, color: str, *, width: float = 2.0, dash: str = "solid"
     return trace
 
 
+SPARSE = 60  # points: a probe series this short shows a marker at each measurement
+
+
+def probe_line(x, y, name: str, color: str, **extra) -> dict:
+    """A line through probe-step measurements; sparse ones get a marker at each, so a straight stretch
+    between two far-apart probes is not mistaken for measured values."""
+    if len(x) <= SPARSE:
+        extra = {"mode": "lines+markers", "marker": dict(size=5, color=color), **extra}
+    return line(x, y, name, color, **extra)
+
+
 def layout(title: str, x_title: str, y_title: str, uirevision: str, *, log_y: bool = False, subtitle: str = "") -> dict:
     """The common layout: title, labelled axes, legend on the right, fixed height and margins."""
     return dict(
@@ -162,15 +177,34 @@ def layout(title: str, x_title: str, y_title: str, uirevision: str, *, log_y: bo
             yanchor="top",
         ),
         height=HEIGHT,
-        margin=dict(l=75, r=20, t=80 if subtitle else 60, b=60),
+        margin=dict(l=75, r=20, t=60 + 20 * (subtitle.count("<br>") + 1) if subtitle else 60, b=60),
         xaxis=dict(title=dict(text=x_title)),
-        yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear"),
+        yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power"),
         legend=dict(x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=12), bgcolor="rgba(255,255,255,0.85)"),
         hovermode="closest",
         uirevision=uirevision,
         shapes=[],
         annotations=[],
     )
+
+
+AUTO_LOG_SPAN = 30.0  # max/min of a positive series above which a linear axis flattens the small values
+
+
+def auto_log(lay: dict, traces: list[dict], axis: str = "yaxis") -> bool:
+    """Switch the axis to log when its positive values span AUTO_LOG_SPAN or more; return whether it did.
+
+    On a linear axis from 0 to 70,000, runs that stay near 1 lie flat on the floor.
+    """
+    ref = "y" if axis == "yaxis" else "y" + axis[5:]
+    parts = [np.asarray(t["y"], dtype=float) for t in traces if t.get("y") is not None and t.get("yaxis", "y") == ref]
+    y = np.concatenate(parts) if parts else np.zeros(0)
+    y = y[np.isfinite(y) & (y > 0)]
+    if not len(y) or y.max() < AUTO_LOG_SPAN * y.min():
+        return False
+    lay[axis]["type"] = "log"
+    lay["uirevision"] = f"{lay.get('uirevision', '')}:log"  # a new axis type: let plotly lay it out afresh
+    return True
 
 
 def two_panels(lay: dict, bottom_title: str, *, log_bottom: bool = False, split: float = 0.36) -> dict:
@@ -197,6 +231,7 @@ def finish(traces: list[dict], lay: dict) -> go.Figure:
                 font=dict(size=16, color="#888888"),
             )
         )
+    separate_labels(lay, traces)
     # Not validated: validation is ~90 % of a figure's build time (11 ms of 12 for four runs'
     # perplexity) and gives the same JSON; tests/test_app_figures.py validates every builder's output.
     return go.Figure(data=traces, layout=lay, _validate=False)

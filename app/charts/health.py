@@ -25,8 +25,8 @@ from engine.series import Series
 from engine.smoothing import evenly
 
 
-def grad_histogram_figure(steps, counts, edges, param_name: str) -> go.Figure:
-    """Histogram of log10 |g| over training: x = step, y = bin centre, colour = log(1 + count)."""
+def grad_histogram_figure(steps, counts, edges, param_name: str, zmax: float | None = None) -> go.Figure:
+    """Histogram of log10 |g| over training: x = step, y = bin centre, colour = log(1 + count) from 0 to zmax."""
     steps, counts, edges = np.asarray(steps), np.asarray(counts, dtype=float), np.asarray(edges, dtype=float)
     traces = []
     if len(steps) and counts.ndim == 2 and counts.shape == (len(steps), len(edges) - 1):
@@ -38,6 +38,7 @@ def grad_histogram_figure(steps, counts, edges, param_name: str) -> go.Figure:
                 y=(edges[1:] + edges[:-1]) / 2,
                 z=np.log1p(counts).T,
                 zmin=0,
+                zmax=zmax,
                 colorscale="Viridis",
                 colorbar=dict(title=dict(text="log(1+count)", side="right")),
                 hovertemplate="step %{x}<br>log10|g| %{y:.2f}<br>log(1+count) %{z:.2f}<extra></extra>",
@@ -48,9 +49,25 @@ def grad_histogram_figure(steps, counts, edges, param_name: str) -> go.Figure:
         STEP_TITLE,
         "log10 |gradient| (bin centre)",
         f"grad_hist:{param_name}",
-        subtitle="one column per probe step · fixed bins",
+        subtitle="one column per probe step · fixed bins" + (" · one colour scale for every run" if zmax else ""),
     )
     return finish(traces, lay)
+
+
+def grad_histograms(runs: list[RunSeries], param: str, edges) -> list[tuple[str, go.Figure]]:
+    """(run id, histogram heatmap) per run; with several runs, on one colour range: 0 to the largest log(1+count)."""
+    edges = np.asarray(edges, dtype=float)
+    data = []
+    for run in runs:
+        steps, counts = run.arrays.get(GradHistogramProbe.HIST.at(param=param), (np.zeros(0), []))
+        data.append((run, steps, np.stack(counts) if len(counts) else np.zeros((0, len(edges) - 1))))
+    zmax = None
+    if len(runs) > 1:
+        zmax = max((float(np.log1p(c).max()) for _, _, c in data if c.size), default=None)
+    return [
+        (run.run_id, grad_histogram_figure(steps, z, edges, f"{param} · {run.name}" if len(runs) > 1 else param, zmax))
+        for run, steps, z in data
+    ]
 
 
 def grad_histogram_overlay(runs: list[RunSeries], param: str, edges) -> go.Figure:

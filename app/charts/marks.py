@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from app.charts.base import REFERENCE, Event, RunSeries
+from app.charts.labels import REF
 
 
 def vline(x: float, color: str) -> dict:
@@ -34,6 +35,7 @@ def hline(lay: dict, y: float, text: str, *, yref: str = "y", dash: str = "dash"
     # annotations on log axes take log10 of the position (plotly.js #1258); shapes take data units
     lay["annotations"].append(
         dict(
+            name=REF,  # labels.separate_labels keeps reference labels from overlapping
             text=text,
             xref="paper",
             x=1,

@@ -1,27 +1,30 @@
-"""The recurrence itself: W_h's eigenvalues against the unit circle, its spectrum over training,
-and how far back in time the gradient reaches (||dL_T/dh_t|| for t = 1..T)."""
+"""The recurrence itself: W_h's eigenvalues against the unit circle, its spectrum over training, and the
+spectrum of the state Jacobian ds_t/ds_{t-1}, which decides how gradients flow for every cell.
+
+Each reference line is drawn only where its theory holds, with one sentence that names the theory:
+Pascanu et al.'s bound on W_h for vanilla RNNs; the product bound on state Jacobians for any cell.
+"""
 
 import numpy as np
 import plotly.graph_objects as go
 
 from app.charts.base import (
-    MAX_POINTS,
     REFERENCE,
     STEP_TITLE,
     RunSeries,
+    auto_log,
     colors,
     finish,
     layout,
     line,
+    probe_line,
     revision,
     view_start,
 )
 from app.charts.marks import (
     hline,
 )
-from engine.probes import GradientReachProbe as Reach
-from engine.probes import SpectrumProbe
-from engine.smoothing import evenly
+from engine.probes import JacobianProbe, SpectrumProbe
 
 GATES = {
     "h": "W_hh",
@@ -33,7 +36,19 @@ GATES = {
     "z": "update gate",
     "n": "candidate",
 }
-PASCANU = "σ_max < 1 ⇒ vanishing · ρ > 1 needed to explode (Pascanu 2013)"
+VANILLA_GATES = ("h",)  # W_h of a vanilla RNN (tanh or ReLU), undivided: the only block Pascanu's bound is about
+PASCANU_LABEL = "σ_max = 1/γ = 1"
+# subtitles in lines of at most ~75 characters: a half-width chart at 1440 px shows about 80
+PASCANU = ("theory, vanilla RNN with |φ′| ≤ 1 (Pascanu et al. 2013): σ_max < 1 ⇒<br>"
+           "the gradient vanishes; σ_max > 1 is needed for it to explode")
+NO_BOUND = ("no bound drawn: Pascanu's bound is for vanilla RNNs; a gate scales<br>"
+            "W_h's effect, so see the state Jacobian instead")
+UNIT_CIRCLE = "theory, linear RNN: ρ < 1 ⇒ the gradient vanishes (a tanh RNN: see W_hh's σ_max)"
+UNIT_CIRCLE_GATE = "for scale only: a gate block's eigenvalues bound nothing (see the state Jacobian)"
+JACOBIAN_LABEL = "σ_max(J) = 1"
+JACOBIAN_LINES = "solid: σ_max · dashed: ρ(mean J) · faint: σ_2…σ_8 · 4 sequences × 3 steps"
+JACOBIAN_THEORY = ("theory, any cell: ‖∂L/∂s_t‖ ≤ ‖∂L/∂s_T‖ ∏ σ_max(J_k), so with σ_max < 1<br>"
+                   "at every step the gradient vanishes (s = h; an LSTM's s is h and c)")
 
 
 def _eigs(values: np.ndarray) -> np.ndarray:
@@ -95,7 +110,8 @@ def eigenvalue_figure(
         "real part Re λ",
         "imaginary part Im λ",
         revision(f"eig:{layer}:{gate}", runs),
-        subtitle=f"dashed: unit circle |λ| = 1 · faint: {trail} earlier spectra",
+        subtitle=f"faint: {trail} earlier spectra · dashed: unit circle |λ| = 1<br>"
+        + (UNIT_CIRCLE if gate in VANILLA_GATES else UNIT_CIRCLE_GATE),
     )
     lay["xaxis"].update(range=[-lim, lim], constrain="domain", zeroline=True)
     lay["yaxis"].update(range=[-lim, lim], constrain="domain", zeroline=True, scaleanchor="x", scaleratio=1)
@@ -116,9 +132,10 @@ def eigenvalue_figure(
 
 
 def spectrum_over_time_figure(
-    runs: list[RunSeries], layer: int = 0, gate: str = "h", last_n: int | None = None, log_y: bool = False
+    runs: list[RunSeries], layer: int = 0, gate: str = "h", last_n: int | None = None
 ) -> go.Figure:
-    """Spectral radius ρ and largest singular value σ_max of the recurrent matrix over training."""
+    """Spectral radius ρ and largest singular value σ_max of a W_h block over training; log axis when they
+    span orders of magnitude; Pascanu's line only on a vanilla RNN's W_h."""
     start = view_start(runs, last_n)
     traces = []
     for run, color in zip(runs, colors(runs)):
@@ -126,130 +143,74 @@ def spectrum_over_time_figure(
             xy = run.series(series.at(layer=layer, gate=gate), start)
             if xy is not None:
                 traces.append(
-                    line(
+                    probe_line(
                         *xy,
                         f"{run.name} {symbol}",
                         color,
                         dash=dash,
                         legendgroup=run.run_id,
-                        hovertemplate=f"{run.name}<br>step %{{x}}<br>{symbol} %{{y:.3f}}<extra></extra>",
+                        hovertemplate=f"{run.name}<br>step %{{x}}<br>{symbol} %{{y:.3g}}<extra></extra>",
                     )
                 )
+    vanilla = gate in VANILLA_GATES
     lay = layout(
         f"Spectrum of {GATES.get(gate, gate)} (layer {layer}) over training",
         STEP_TITLE,
         "ρ, σ_max (dimensionless)",
         revision(f"spectrum:{layer}:{gate}", runs),
-        log_y=log_y,
-        subtitle="solid: spectral radius ρ · dashed: largest singular value σ_max",
+        subtitle="solid: spectral radius ρ · dashed: largest singular value σ_max<br>" + (PASCANU if vanilla else NO_BOUND),
     )
-    hline(lay, 1.0, PASCANU)
+    auto_log(lay, traces)
+    if vanilla:
+        hline(lay, 1.0, PASCANU_LABEL)
     return finish(traces, lay)
 
 
-def _stack_right(profiles) -> np.ndarray:
-    """Profiles of possibly different lengths -> (S, T) aligned at t = T (the last position), NaN padded."""
-    rows = [np.asarray(p, dtype=float).ravel() for p in profiles]
-    T = max((len(p) for p in rows), default=0)
-    out = np.full((len(rows), T), np.nan)
-    for i, p in enumerate(rows):
-        out[i, T - len(p) :] = p
-    return out
-
-
-def reach_heatmap_figure(steps, profiles, layer: int = 0, label: str = "") -> go.Figure:
-    """log10 ||dL_T/dh_t|| with x = time step t, y = training step: how far back the gradient reaches."""
-    steps = np.asarray(steps)
-    P = _stack_right(profiles) if len(steps) else np.zeros((0, 0))  # (S, T)
-    keep = evenly(len(P), MAX_POINTS // 2)  # the newest row kept
-    steps, P = steps[keep], P[keep]
+def jacobian_figure(runs: list[RunSeries], layer: int = 0, last_n: int | None = None) -> go.Figure:
+    """σ_max of the state Jacobian ∂s_t/∂s_{t−1} and ρ of its mean over training, every cell; for one run
+    also its next largest singular values, faint; the product bound's line at 1."""
+    start = view_start(runs, last_n)
     traces = []
-    if P.size:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(P > 0, np.log10(P), np.nan)
-        traces.append(
-            go.Heatmap(
-                x=np.arange(1, P.shape[1] + 1),
-                y=steps,
-                z=z,
-                colorscale="Viridis",
-                colorbar=dict(title=dict(text="log10 ‖∂L_T/∂h_t‖", side="right")),
-                hovertemplate="t = %{x}<br>step %{y}<br>log10 norm %{z:.2f}<extra></extra>",
-            )
-        )
-    title = f"Gradient reach back in time (layer {layer})" + (f" · {label}" if label else "")
-    lay = layout(
-        title,
-        "time step t (T = last)",
-        STEP_TITLE,
-        f"reach_heatmap:{layer}:{label}",
-        subtitle="L_T: the loss at the last position alone · brighter: more gradient reaches h_t",
-    )
-    return finish(traces, lay)
-
-
-def _bound(run: RunSeries, layer: int, step: int, last: np.ndarray) -> np.ndarray | None:
-    """||dL_T/dh_T|| σ_max^(T−t): the vanilla RNN's bound (|tanh'|, |relu'| <= 1), top layer only."""
-    sigma = run.series(SpectrumProbe.SIGMA_MAX.at(layer=layer, gate="h"), max_points=None)
-    if sigma is None or Reach.LAST.at(layer=layer + 1) in run.arrays or not np.isfinite(last[-1]):
-        return None
-    s = sigma[1][max(0, int(np.searchsorted(sigma[0], step, side="right")) - 1)]
-    back = np.arange(len(last))[::-1]  # T - t
-    with np.errstate(over="ignore", divide="ignore"):
-        bound = last[-1] * s ** back.astype(float)
-    finite = last[np.isfinite(last) & (last > 0)]
-    if not finite.size:
-        return None
-    lo, hi = finite.min() / 1e3, finite.max() * 1e3  # keep the y range on the measured profiles
-    return np.where((bound >= lo) & (bound <= hi), bound, np.nan)
-
-
-def reach_profile_figure(runs: list[RunSeries], layer: int = 0, steps_back: bool = True) -> go.Figure:
-    """The latest ||dL/dh_t|| profile of each run, for the last-position loss and the summed loss."""
-    traces, shown = [], []
     for run, color in zip(runs, colors(runs)):
-        last, total = run.snapshot(Reach.LAST.at(layer=layer)), run.snapshot(Reach.SUM.at(layer=layer))
-        for snap, dash, what in ((last, "solid", "loss at last position"), (total, "dash", "summed loss")):
-            if snap is None:
-                continue
-            T = len(snap[1])
-            x = np.arange(T)[::-1] if steps_back else np.arange(1, T + 1)
-            traces.append(
-                line(
-                    x,
-                    snap[1],
-                    f"{run.name}: {what}",
-                    color,
-                    dash=dash,
-                    legendgroup=run.run_id,
-                    hovertemplate=f"{run.name}, {what}<br>t = %{{x}}<br>‖∂L/∂h_t‖ %{{y:.3g}}<extra></extra>",
-                )
-            )
-        if last is not None:
-            shown.append(last[0])
-            bound = _bound(run, layer, *last)
-            if bound is not None:
-                x = np.arange(len(bound))[::-1] if steps_back else np.arange(1, len(bound) + 1)
+        if len(runs) == 1:
+            traces += _lower_singular_values(run, layer, start, color)
+        for series, dash, symbol in ((JacobianProbe.SIGMA_MAX, "solid", "σ_max(J)"), (JacobianProbe.RADIUS, "dash", "ρ(mean J)")):
+            xy = run.series(series.at(layer=layer), start)
+            if xy is not None:
                 traces.append(
-                    line(
-                        x,
-                        bound,
-                        f"{run.name}: bound σ_max^(T−t)",
+                    probe_line(
+                        *xy,
+                        f"{run.name} {symbol}",
                         color,
-                        width=1,
-                        dash="dot",
+                        dash=dash,
                         legendgroup=run.run_id,
-                        hoverinfo="skip",
+                        hovertemplate=f"{run.name}<br>step %{{x}}<br>{symbol} %{{y:.3g}}<extra></extra>",
                     )
                 )
-    at = f" · step {shown[0]}" if shown else ""
-    x_title = "steps back from the end (T − t)" if steps_back else "time step t (T = last)"
     lay = layout(
-        f"Gradient reach (layer {layer}){at}",
-        x_title,
-        "‖∂L/∂h_t‖ (gradient norm)",
-        revision(f"reach:{layer}", runs),
-        log_y=True,
-        subtitle="solid: last-position loss (shows vanishing) · dashed: summed loss (hides it)",
+        f"State Jacobian ∂s_t/∂s_(t−1) (layer {layer}) over training",
+        STEP_TITLE,
+        "singular value, ρ (dimensionless)",
+        revision(f"jacobian:{layer}", runs),
+        subtitle=(JACOBIAN_LINES if len(runs) == 1 else JACOBIAN_LINES.replace(" · faint: σ_2…σ_8", ""))
+        + "<br>" + JACOBIAN_THEORY,
     )
+    auto_log(lay, traces)
+    hline(lay, 1.0, JACOBIAN_LABEL)
     return finish(traces, lay)
+
+
+def _lower_singular_values(run: RunSeries, layer: int, start: int, color: str) -> list[dict]:
+    """σ_2, σ_3, ... of the Jacobian over training as faint lines (one run only: they would crowd a comparison)."""
+    steps, values = run.arrays.get(JacobianProbe.SV.at(layer=layer), (np.zeros(0), []))
+    keep = np.asarray(steps) >= start
+    if not keep.any() or not values:
+        return []
+    k = min(len(v) for v in values)
+    sv = np.stack([np.asarray(v, dtype=float)[:k] for v in values])[keep]  # (S, k)
+    x = np.asarray(steps)[keep]
+    return [
+        line(x, sv[:, i], f"σ_{i + 1}", color, width=1, opacity=0.35, showlegend=False, legendgroup=run.run_id,
+             hovertemplate=f"σ_{i + 1} %{{y:.3g}}<br>step %{{x}}<extra></extra>")
+        for i in range(1, k)
+    ]

@@ -1,4 +1,4 @@
-"""Training curves: perplexity, loss, learning rate, gradient norm, and differences between runs."""
+"""Training curves: perplexity, loss, learning rate, and differences between runs (gradient norm: clipping.py)."""
 
 import math
 
@@ -26,8 +26,7 @@ from app.charts.marks import (
     hline,
     reference_lines,
 )
-from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
-from engine.smoothing import evenly
+from engine.optim import LR, PLATEAU_BAD, PLATEAU_BEST
 from engine.trainer import LOSS, PPL, VAL_LOSS, VAL_PPL
 
 PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are drawn once
@@ -215,60 +214,6 @@ def lr_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = Tr
                     "<br>best val loss %{customdata:.4f}<extra></extra>",
                 )
             )
-    event_marks(lay, runs, cols, start)
-    return finish(traces, lay)
-
-
-def grad_norm_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = True) -> go.Figure:
-    """Global gradient norm before and after clipping, the steps where clipping fired, the threshold."""
-    cols = colors(runs)
-    start = view_start(runs, last_n)
-    traces = []
-    for run, color in zip(runs, cols):
-        before, after, fired = (run.series(s.name, start) for s in (GRAD_NORM, GRAD_NORM_CLIPPED, GRAD_CLIPPED))
-        hover = f"{run.name}<br>step %{{x}}<br>%{{y:.3g}}<extra>%{{fullData.name}}</extra>"
-        if before is not None:
-            traces.append(
-                line(*before, f"{run.name} before clip", color, width=1.5, legendgroup=run.run_id, hovertemplate=hover)
-            )
-        if after is not None:
-            traces.append(
-                line(
-                    *after,
-                    f"{run.name} after clip",
-                    color,
-                    width=1.5,
-                    dash="dot",
-                    opacity=0.8,
-                    legendgroup=run.run_id,
-                    hovertemplate=hover,
-                )
-            )
-        if fired is not None and before is not None and (fired[1] > 0.5).any():
-            x = fired[0][fired[1] > 0.5]
-            x = x[evenly(len(x), 500)]
-            traces.append(
-                dict(
-                    type="scatter",
-                    x=x,
-                    y=np.interp(x, *before),
-                    name=f"{run.name} clipped",
-                    mode="markers",
-                    legendgroup=run.run_id,
-                    hoverinfo="skip",
-                    marker=dict(color=color, size=6, symbol="x-thin", line=dict(color=color, width=1.5)),
-                )
-            )
-    lay = layout(
-        "Gradient norm",
-        STEP_TITLE,
-        "global gradient norm ‖g‖₂",
-        revision("grad_norm", runs),
-        log_y=log_y,
-        subtitle="solid: before clipping · dotted: after · ×: clipping fired",
-    )
-    for value in sorted({r.clip for r in runs if r.clip}):
-        hline(lay, value, f"clip threshold = {value:g}")
     event_marks(lay, runs, cols, start)
     return finish(traces, lay)
 

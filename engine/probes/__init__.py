@@ -1,8 +1,9 @@
 """Probes: one small class per measurement, run by the trainer every `probe_every` steps.
 
 Files by subject: base (ProbeContext, the Probe base, batch helpers), gradients (histograms of
-log10 |g|), weights (norms, update ratios), spectra (W_h per gate), reach (||dL_T/dh_t|| back
-through time), activations (saturation, dead units, logits). `from engine.probes import ...`
+log10 |g|), weights (norms, update ratios), spectra (W_h per gate), jacobian (the state
+Jacobian ds_t/ds_{t-1}, every cell), reach (||dL_T/dh_t|| back through time), activations
+(saturation, dead units, logits). `from engine.probes import ...`
 reaches every public name.
 
 Each probe class declares the series it records (`series`, engine/series.py) and names them
@@ -20,12 +21,13 @@ probe interval to keep that within its share of the time.
 from engine.probes.activations import SATURATED, HiddenProbe, OutputProbe
 from engine.probes.base import Probe, ProbeContext, first_sequences, real_positions
 from engine.probes.gradients import GRAD_HIST_EDGES, GradHistogramProbe, log_histogram
+from engine.probes.jacobian import JacobianProbe, layer_jacobians, sample_times, step_jacobian
 from engine.probes.reach import REACH_FLOOR, REACH_SEQUENCES, GradientReachProbe, reach_series, step_norms
 from engine.probes.spectra import SpectrumProbe, spectrum
 from engine.probes.weights import WeightProbe
 
 # every probe class, in the order they run (light ones first)
-PROBES = (GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe, SpectrumProbe, GradientReachProbe)
+PROBES = (GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe, SpectrumProbe, JacobianProbe, GradientReachProbe)
 
 
 def default_probes(cfg) -> list[Probe]:
@@ -44,6 +46,7 @@ __all__ = [
     "GradHistogramProbe",
     "GradientReachProbe",
     "HiddenProbe",
+    "JacobianProbe",
     "OutputProbe",
     "Probe",
     "ProbeContext",
@@ -51,9 +54,12 @@ __all__ = [
     "WeightProbe",
     "default_probes",
     "first_sequences",
+    "layer_jacobians",
     "log_histogram",
     "real_positions",
     "reach_series",
+    "sample_times",
     "spectrum",
+    "step_jacobian",
     "step_norms",
 ]

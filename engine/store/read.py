@@ -6,10 +6,8 @@ ids and hands out connections. `since` selects steps strictly greater than it (N
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +15,6 @@ from engine.smoothing import evenly
 from engine.store.summary import BASE, bucket_means, bucket_width, cover, downsample, point_agg
 
 NEVER = -(2**62)  # a step before every step
-EXPORT_FORMATS = ("csv", "parquet")
 _RANGE = "FROM scalars WHERE run = ? AND name = ? AND step > ? AND step <= ?"
 
 
@@ -108,19 +105,3 @@ def read_arrays(con: sqlite3.Connection, key: tuple[int, int], since: int | None
 def decode(dtype: str, shape: str, data: bytes) -> np.ndarray:
     """An array from its stored bytes (a writable copy)."""
     return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(json.loads(shape)).copy()
-
-
-def write_table(rows: list[tuple[int, str, float]], path: Path, fmt: str) -> Path:
-    """Write (step, name, value) rows as CSV (csv module) or parquet (pandas + pyarrow)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(("step", "name", "value"))
-            w.writerows(rows)
-    else:
-        import pandas as pd  # only export needs pandas/pyarrow
-
-        df = pd.DataFrame(rows, columns=["step", "name", "value"]).astype({"step": "int64", "value": "float64"})
-        df.to_parquet(path, index=False)
-    return path

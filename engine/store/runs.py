@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 STATUSES = ("queued", "running", "paused", "done", "stopped", "diverged", "failed", "interrupted")
 ACTIVE = ("queued", "running", "paused")  # a process is (or should be) working on these
 STALE_AFTER = 60.0  # s without a heartbeat after which recover() calls a run's process gone
+MAX_LABEL = 80  # characters of a run's name
 
 RUN_COLUMNS = "id, created, updated, status, step, config, label, group_id, lesson, parent, fork_step, message, summary, pid, host, heartbeat"
 
@@ -58,6 +59,39 @@ class Event:
     message: str
     data: dict
     time: float
+
+
+def check_label(label) -> str:
+    """The run name as stored (trimmed); ValueError naming `label` when it is empty or too long."""
+    text = label.strip() if isinstance(label, str) else ""
+    if not text:
+        raise ValueError("label: a run's name cannot be empty; type a few words that tell it apart")
+    if len(text) > MAX_LABEL:
+        raise ValueError(f"label: {len(text)} characters is too long for a run's name; use at most {MAX_LABEL}")
+    return text
+
+
+def match_ids(con: sqlite3.Connection, ref: str) -> list[str]:
+    """Ids of the runs whose id is `ref` or ends with it, newest first (the exact one alone when it exists)."""
+    if not ref:
+        return []
+    exact = con.execute("SELECT id FROM runs WHERE id = ?", (ref,)).fetchone()
+    if exact is not None:
+        return [exact[0]]
+    pattern = "%" + ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = con.execute("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created DESC, num DESC", (pattern,))
+    return [r[0] for r in rows]
+
+
+def resolve_id(con: sqlite3.Connection, ref: str, path) -> str:
+    """The one run id `ref` names (match_ids); KeyError for none, ValueError listing the candidates for several."""
+    found = match_ids(con, ref.strip())
+    if not found:
+        raise KeyError(f"no run {ref!r} in the store {path}")
+    if len(found) > 1:
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        raise ValueError(f"{ref!r} matches {len(found)} runs: {shown}; give more of the id")
+    return found[0]
 
 
 def check_status(status: str) -> None:

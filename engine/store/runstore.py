@@ -30,22 +30,26 @@ from pathlib import Path
 import numpy as np
 
 from engine.store.errors import StoreError
-from engine.store.read import EXPORT_FORMATS, NEVER, decode, empty, read_arrays, read_scalars, write_table
+from engine.store.export import check_export, run_meta, write_table
+from engine.store.read import NEVER, decode, empty, read_arrays, read_scalars
 from engine.store.requests import check_request, put_request, read_request
 from engine.store.runs import (
     ACTIVE,
+    MAX_LABEL,
     RUN_COLUMNS,
     STALE_AFTER,
     STATUSES,
     Event,
     RunInfo,
+    check_label,
     check_status,
     find_gone,
     interrupt,
+    resolve_id,
 )
 from engine.store.writer import RUN_TABLES, Writer, connect, create_schema
 
-__all__ = ["ACTIVE", "STATUSES", "Event", "RunInfo", "RunStore", "default_path"]
+__all__ = ["ACTIVE", "MAX_LABEL", "STATUSES", "Event", "RunInfo", "RunStore", "default_path"]
 
 
 def default_path() -> Path:
@@ -151,6 +155,19 @@ class RunStore:
         q = f"SELECT {RUN_COLUMNS} FROM runs WHERE group_id = ? ORDER BY created, num"
         with self._reader() as con:
             return [RunInfo.from_row(r) for r in con.execute(q, (group_id,))]
+
+    def rename(self, run_id: str, label: str) -> str:
+        """Give the run a new name (its label), committed at once; ValueError naming `label` if empty or too long."""
+        text, num = check_label(label), self._num(run_id)
+        self._writer.call(lambda con: con.execute("UPDATE runs SET label = ?, updated = ? WHERE num = ?",
+                                                  (text, time.time(), num)))
+        return text
+
+    def resolve(self, ref: str) -> str:
+        """The full id of a run given its id or its end as the dashboard shows it ('ab12'); KeyError when none
+        matches, ValueError naming the candidates when several do."""
+        with self._reader() as con:
+            return resolve_id(con, ref, self.path)
 
     def delete_run(self, run_id: str) -> None:
         """Remove the run and every record of it, committed at once."""
@@ -291,14 +308,17 @@ class RunStore:
         with self._reader() as con:
             return [tuple(r) for r in con.execute(q, (self._num(run_id), NEVER if since is None else since))]
 
-    def export(self, run_id: str, path: str | os.PathLike, fmt: str = "csv") -> Path:
-        """Write the run's scalars as a long table (step, name, value): 'csv' or 'parquet'."""
-        if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    def export(self, run_id: str, path: str | os.PathLike, fmt: str = "csv", shape: str = "long") -> Path:
+        """Write the run's scalars as a table, 'csv' or 'parquet', carrying its id and settings (export.py).
+
+        shape 'long': (run, step, name, value) rows; 'wide': one row per step, one column per series.
+        """
+        check_export(fmt, shape)
+        info = self.run(run_id)
         q = "SELECT s.step, n.name, s.value FROM scalars s JOIN names n ON n.id = s.name WHERE s.run = ? ORDER BY n.name, s.step"
         with self._reader() as con:
             rows = [(s, n, float("nan") if v is None else v) for s, n, v in con.execute(q, (self._num(run_id),))]
-        return write_table(rows, Path(path), fmt)
+        return write_table(rows, Path(path), fmt, shape, run_meta(info))
 
     # ---- crash recovery ----
 

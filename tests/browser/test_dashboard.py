@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 LIVE_QUERY = "hidden_size=64&max_steps=400&probe_budget=0.3"
 COMPARE_QUERY = "hidden_size=32&seq_len=48&max_steps=240&probe_budget=0.3"
 VIEWS = ("Training", "Gradients", "Spectrum", "Health", "Text & events")
-CHARTS_PER_VIEW = {"Training": 4, "Gradients": 3, "Spectrum": 2, "Health": 3, "Text & events": 0}
+CHARTS_PER_VIEW = {"Training": 4, "Gradients": 3, "Spectrum": 3, "Health": 3, "Text & events": 0}
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 
 # JS: the number of points of the named traces of the chart with this title (0 until drawn).
