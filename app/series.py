@@ -216,6 +216,7 @@ def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...]
         epoch_steps=[e.step for e in events if e.kind == "epoch"],
         eval_steps=[e.step for e in events if e.kind == "eval"],
         clip=run_clip(info, events),
+        validation=dict(summary.get("validation") or {}),
     )
 
 

@@ -23,6 +23,7 @@ import time
 import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
+from engine.diagnosis import observers_for
 from engine.lessons.cli import run_lesson_command
 from engine.preflight import preflight
 from engine.series import declared
@@ -106,7 +107,7 @@ def cmd_train(args) -> int:
     store = RunStore()
     store.recover()
     run_id = store.create_run(cfg.to_dict(), label=args.label)
-    trainer = Trainer(cfg, store, run_id, task=task)
+    trainer = Trainer(cfg, store, run_id, task=task, observers=observers_for(cfg))  # the diagnoses a dashboard run gets
     print(f"run {run_id}: {cfg.cell} on {cfg.task}" + (f" ({cfg.corpus})" if cfg.task in ("text", "lines") else "")
           + f", {cfg.max_steps} steps; store {store.path}", file=sys.stderr)
     bar = ProgressBar(cfg.max_steps, quiet=args.quiet)
@@ -114,6 +115,10 @@ def cmd_train(args) -> int:
     bar.update(trainer, final=True)
     message = trainer.message
     print(f"\n{status}: {_final_line(store, run_id)}" + (f" ({message})" if message else ""), file=sys.stderr)
+    for e in store.events(run_id):
+        if e.kind == "diagnosis":
+            fix = f"; try: {e.data['fix_label']}" if e.data.get("fix_label") else ""
+            print(f"diagnosis at step {e.step:,}: {e.data.get('title', '')}: {e.message}{fix}", file=sys.stderr)
     print(run_id)
     store.close()
     return 0 if status in ("done", "stopped") else 1

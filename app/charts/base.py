@@ -59,6 +59,7 @@ class RunSeries:
     epoch_steps: list[int] = field(default_factory=list)  # steps where epochs start
     eval_steps: list[int] = field(default_factory=list)  # steps of evaluations
     clip: float | None = None  # global-norm clipping threshold, None when clipping is off
+    validation: dict = field(default_factory=dict)  # what a validation point reads (the run summary's "validation")
 
     @property
     def name(self) -> str:
@@ -162,7 +163,7 @@ def layout(title: str, x_title: str, y_title: str, uirevision: str, *, log_y: bo
             yanchor="top",
         ),
         height=HEIGHT,
-        margin=dict(l=75, r=20, t=80 if subtitle else 60, b=60),
+        margin=dict(l=75, r=20, t=(80 + 16 * subtitle.count("<br>")) if subtitle else 60, b=60),
         xaxis=dict(title=dict(text=x_title)),
         yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear"),
         legend=dict(x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=12), bgcolor="rgba(255,255,255,0.85)"),

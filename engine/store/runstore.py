@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.store.checkpoints import delete_checkpoints
 from engine.store.errors import StoreError
 from engine.store.read import EXPORT_FORMATS, NEVER, decode, empty, read_arrays, read_scalars, write_table
 from engine.store.requests import check_request, put_request, read_request
@@ -149,7 +150,7 @@ class RunStore:
             return [RunInfo.from_row(r) for r in con.execute(q, (group_id,))]
 
     def delete_run(self, run_id: str) -> None:
-        """Remove the run and every record of it, committed at once."""
+        """Remove the run and every record of it, committed at once, and the states kept for forks of it."""
         num = self._num(run_id)
 
         def delete(con):
@@ -160,6 +161,7 @@ class RunStore:
 
         self._writer.call(delete)
         self._nums.pop(run_id, None)
+        delete_checkpoints(self, run_id)  # its kept states go with it
 
     def request(self, run_id: str, action: str) -> None:
         """Ask the process that trains a run to 'pause', 'resume' or 'stop' (committed at once; requests.py)."""
