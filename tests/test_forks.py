@@ -91,6 +91,12 @@ def test_a_fork_applies_its_optimiser_settings_over_the_parents_state(jobs):
     assert c_loss[0] == p_loss[32] and not np.array_equal(c_loss[1:], p_loss[33:])  # decay took effect
 
 
+def test_a_fork_cannot_change_the_weights_shape_or_data(jobs):
+    (parent,) = finished(jobs, jobs.submit(TINY.replace(max_steps=20)))
+    with pytest.raises(ValueError, match="hidden_size cannot change; rerun from step 0 instead"):
+        jobs.fork(parent, {"hidden_size": 32})
+
+
 def test_kept_states_are_bounded_per_run_and_go_with_the_run(jobs, monkeypatch):
     (run_id,) = finished(jobs, jobs.submit(TINY.replace(max_steps=600, eval_every=200)))
     # 16 ... 512 were written; the newest KEEP["log"] stay, with the last state
