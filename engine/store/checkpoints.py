@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 FIRST = 16  # the first log-spaced state: earlier ones are the initial transient, cheap to rerun
-KEEP = {"log": 4, "rule": 2}  # newest states kept per run, by why
+KEEP = {"log": 4, "rule": 3}  # newest states kept per run, by why (rule: one per rule whose fix is a fork)
 MAX_BYTES_PER_RUN = 64 * 2**20  # a run's kept states together; measured: 1.2 MB for the default LSTM with Adam
 _NAME = re.compile(r"(\d+)-(log|rule)\.pt\Z")
 
