@@ -25,6 +25,7 @@ from app import charts
 from app.charts import RunSeries
 from app.charts.fit import fit
 from app.charts.spectrum import GATES
+from engine.evaluation import FULL_LOSS, FULL_PPL
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
 from engine.probes import (
     GRAD_HIST_EDGES,
@@ -292,11 +293,11 @@ def events_table(runs: list[RunSeries], ctx: Ctx, texts: dict) -> None:
 # ---- the registry ------------------------------------------------------------------------------
 
 CHARTS: dict[str, Chart] = {c.id: c for c in (
-    Chart("perplexity", ("Training",), (PPL, VAL_PPL),
+    Chart("perplexity", ("Training",), (PPL, VAL_PPL, FULL_PPL),
           lambda runs, c: [("ppl", charts.perplexity_figure(runs, c.last_n, show_batches=c.batches,
                                                            smoothing=c.smoothing))], smooths=(LOSS,)),
     Chart("difference", ("Difference",), DIFF_SERIES, _difference, pickers=("reference",), smooths=(LOSS, GRAD_NORM)),
-    Chart("loss", ("Training", "Difference"), (LOSS, VAL_LOSS),
+    Chart("loss", ("Training", "Difference"), (LOSS, VAL_LOSS, FULL_LOSS),
           lambda runs, c: [("loss", charts.loss_figure(runs, c.last_n, show_batches=c.batches, smoothing=c.smoothing))],
           smooths=(LOSS,)),
     Chart("lr", ("Training",), (LR, PLATEAU_BAD, PLATEAU_BEST),

@@ -18,8 +18,10 @@ import streamlit as st
 
 from app import chart_grid, charts, resources, series, state
 from app.chart_grid import Ctx
+from app.fork_control import fork_from_step
 from app.status import is_active, status_line
-from engine.config import FIELDS, ConfigError, format_value
+from engine.config import FIELDS, ConfigError, parse_value
+from engine.forks import apply_fix, canonical
 
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
@@ -86,15 +88,27 @@ def legend_labels(infos) -> dict[str, str]:
     if all(i.label for i in infos) and len({i.label for i in infos}) == len(infos):  # a group's, a person's
         labels = {i.id: i.label for i in infos}
     else:
-        differ = [f.name for f in FIELDS if len({repr(i.config.get(f.name)) for i in infos}) > 1]
+        configs = {i.id: _parsed(i.config) for i in infos}  # compared as RunConfig parses them: 1 and 1.0 agree
+        differ = [f.name for f in FIELDS if len({repr(c.get(f.name)) for c in configs.values()}) > 1]
         labels = {
-            i.id: ", ".join(f"{k}={format_value(i.config.get(k))}" for k in differ[:3]) or (i.label or i.id)
+            i.id: ", ".join(f"{k}={canonical(configs[i.id].get(k))}" for k in differ[:3]) or (i.label or i.id)
             for i in infos
         }
     seen: dict[str, int] = {}
     for label in labels.values():
         seen[label] = seen.get(label, 0) + 1
     return {rid: (f"{label} ({rid[-4:]})" if seen[label] > 1 else label) for rid, label in labels.items()}
+
+
+def _parsed(config: dict) -> dict:
+    """A stored config's values parsed by field type (older stores may hold 1 where RunConfig holds 1.0)."""
+    out = {}
+    for name, value in config.items():
+        try:
+            out[name] = parse_value(name, value)
+        except ConfigError:  # a setting this version no longer has: compare it as stored
+            out[name] = value
+    return out
 
 
 def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True) -> None:
@@ -126,12 +140,12 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
 # ---- diagnoses ----------------------------------------------------------------------------------
 
 
-def _try_fix(eng, run_id: str, fix: dict, label: str) -> None:
-    """Callback: continue the run from its current weights with the suggested settings."""
+def _try_fix(eng, run_id: str, data: dict) -> None:
+    """Callback: start the diagnosis's fix beside the run (a rerun from step 0, or a fork where the rule fired)."""
     try:
-        new_id = eng.jobs.fork(run_id, fix, label=label or None)
+        new_id = apply_fix(eng.jobs, run_id, data)
     except (ConfigError, KeyError, OSError, TimeoutError, ValueError, RuntimeError) as e:
-        st.session_state[FIX_ERROR] = f"Could not fork {run_id}: {e}"
+        st.session_state[FIX_ERROR] = f"Could not try the fix on {run_id}: {e}"
         return
     eng.cache.forget(run_id)  # the parent got a 'fork' event at a step it had already shown
     state.show([run_id, new_id], "live")
@@ -158,13 +172,17 @@ def diagnoses(eng, infos, runs) -> None:
                 st.markdown(data["explanation"])
             fix = data.get("fix") or {}
             if fix:
-                words = data.get("fix_label") or ", ".join(f"{k}={format_value(v)}" for k, v in fix.items())
+                words = data.get("fix_label") or ", ".join(f"{k} {canonical(v)}" for k, v in fix.items())
+                fork = data.get("apply") == "fork"
                 st.button(
                     f"Try the fix: {words}",
                     key=f"fix-{info.id}-{data.get('rule', '')}-{e.step}",
                     icon=":material/call_split:",
                     on_click=_try_fix,
-                    args=(eng, info.id, fix, words),
-                    help="Continue this run from its current weights with the suggested settings, "
-                    "as a new run shown beside it.",
+                    args=(eng, info.id, data),
+                    help=(f"Continue this run from its state at step {data.get('fork_step', e.step):,} with the "
+                          "suggested settings" if fork else
+                          "Run this run again from step 0 with the same seed and data order and the suggested "
+                          "settings") + ", as a new run shown beside it.",
                 )
+    fork_from_step(eng, infos)

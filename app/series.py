@@ -225,6 +225,7 @@ def load_run(store, cache: SeriesCache, info: RunInfo, reads: tuple[Series, ...]
         clip=run_clip(info, events),
         clip_history=clip_history(info, events),
         cell=str(info.config.get("cell", "")),
+        validation=dict(summary.get("validation") or {}),
     )
 
 

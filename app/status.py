@@ -7,6 +7,7 @@ import math
 import numpy as np
 import streamlit as st
 
+from engine.evaluation import FULL_LOSS
 from engine.store import ACTIVE, RunInfo
 from engine.trainer import LOSS, RECENT, VAL_LOSS
 
@@ -42,17 +43,23 @@ def is_active(info: RunInfo) -> bool:
 
 
 def recent_metrics(store, info: RunInfo, loss_kind: str) -> str:
-    """'perplexity 12.3 (last 20 batches) · validation 13.1' read from the store, never a lagging average."""
+    """'perplexity 12.3 (last 20 batches) · validation 13.1 (whole split, step 500)' from the store, never a lagging average."""
     since = max(-1, info.step - 4 * RECENT)  # a few more steps than needed: the newest may not be committed yet
     _, loss = store.scalars(info.id, LOSS.name, since=since)
     loss = loss[-RECENT:]
     val = store.latest_scalar(info.id, VAL_LOSS.name)
+    full = store.latest_scalar(info.id, FULL_LOSS.name)
     parts = []
     word, show = ("perplexity", _ppl) if loss_kind == "ce" else ("loss", float)
     if len(loss):
         parts.append(f"{word} {show(float(np.mean(loss))):.4g} (last {len(loss)} batches)")
+    if full is not None and (val is None or full[0] >= val[0]):
+        val, what = full, "whole split"
+    else:
+        batches = ((info.summary or {}).get("validation") or {}).get("sample", {}).get("batches")
+        what = f"{batches} batches" if batches else "sample"
     if val is not None and math.isfinite(val[1]):
-        parts.append(f"validation {show(val[1]):.4g} (step {val[0]:,})")
+        parts.append(f"validation {show(val[1]):.4g} ({what}, step {val[0]:,})")
     return " · ".join(parts)
 
 

@@ -25,6 +25,7 @@ import time
 import torch
 
 from engine.config import FIELDS, ConfigError, RunConfig, format_value
+from engine.diagnosis import observers_for
 from engine.distributed.cli import add_sweep_command
 from engine.lessons.cli import add_lesson_options, run_lesson_command
 from engine.naming import run_name
@@ -123,7 +124,7 @@ def cmd_train(args) -> int:
     store = RunStore()
     store.recover()
     run_id = store.create_run(cfg.to_dict(), label=args.label or run_name(cfg))
-    trainer = Trainer(cfg, store, run_id, task=task)
+    trainer = Trainer(cfg, store, run_id, task=task, observers=observers_for(cfg))  # the diagnoses a dashboard run gets
     print(f"run {run_id}: {cfg.cell} on {cfg.task}" + (f" ({cfg.corpus})" if cfg.task in ("text", "lines") else "")
           + f", {cfg.max_steps} steps; store {store.path}", file=sys.stderr)
     bar = ProgressBar(cfg.max_steps, quiet=args.quiet)
@@ -131,6 +132,10 @@ def cmd_train(args) -> int:
     bar.update(trainer, final=True)
     message = trainer.message
     print(f"\n{status}: {_final_line(store, run_id)}" + (f" ({message})" if message else ""), file=sys.stderr)
+    for e in store.events(run_id):
+        if e.kind == "diagnosis":
+            fix = f"; try: {e.data['fix_label']}" if e.data.get("fix_label") else ""
+            print(f"diagnosis at step {e.step:,}: {e.data.get('title', '')}: {e.message}{fix}", file=sys.stderr)
     print(run_id)
     store.close()
     return 0 if status in ("done", "stopped") else 1

@@ -115,10 +115,12 @@ class RunConfig:
     # run
     max_steps: int = setting(500, "Training steps (batches).", "run", "steps", min=1, max=10_000_000)
     eval_every: float = setting(100.0, "Validate every N steps (N >= 1) or every fraction of an epoch (0 < N < 1).", "run", "steps", min=1e-3, max=1e7)
-    eval_batches: int = setting(8, "Validation batches per evaluation (0: the whole validation split).", "run", "batches", min=0, max=100_000)
+    eval_batches: int = setting(8, "Validation batches per evaluation, spread evenly over the validation split (0: the whole split).", "run", "batches", min=0, max=100_000)
+    full_eval_every: int = setting(5, "Also evaluate on the whole validation split every N evaluations (0: only at the end of the run, which always does).", "run", "evals", min=0, max=1_000_000)
     probe_every: int = setting(10, "Measure spectra, histograms and gradient reach every N steps (0: never).", "run", "steps", min=0, max=1_000_000)
     probe_budget: float = setting(0.03, "Largest share of training time the probes may take; their interval stretches to stay within it (1: never stretch).", "run", "share", min=0.001, max=1.0)
     sample_every: int = setting(500, "Generate a text sample every N steps and at the end (0: at each evaluation).", "run", "steps", min=0, max=1_000_000)
+    stop_on_divergence: bool = setting(False, "End the run as diverged when its training loss stays far above the uniform baseline for many steps (NaN or Inf always ends it).", "run")
     seed: int = setting(0, "Seeds init, data order and dropout: one seed, one run.", "run", "", min=0, max=2**31 - 1)
     device: str = setting("auto", "Where to train: auto picks CUDA when present.", "run", choices=DEVICES)
 

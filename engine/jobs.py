@@ -21,13 +21,16 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.config import RunConfig
+from engine.config import FIELDS, RunConfig
 from engine.diagnosis import observers_for
+from engine.forks import change_label, changes
 from engine.preflight import preflight
-from engine.store.checkpoints import load_checkpoint
+from engine.store.checkpoints import kept, load_checkpoint, load_snapshot
 from engine.trainer import Trainer
 
 LIVE = ("queued", "running", "paused")
+# what a fork cannot change: it continues the parent's weights (their shapes and init) on the parent's data
+FORK_FIXED = {f.name for f in FIELDS if f.group in ("model", "data", "init")} - {"dropout"}
 SNAPSHOT_TIMEOUT = 30.0  # seconds to wait for a live run to hand over its state for a fork
 
 
@@ -83,25 +86,59 @@ class JobManager:
         self._enqueue(trainers)
         return group_id, [t.run_id for t in trainers]
 
-    def fork(self, run_id: str, overrides: dict, label: str | None = None) -> str:
-        """A new run continuing from `run_id`'s current weights with some settings changed."""
+    def fork(self, run_id: str, overrides: dict, label: str | None = None, step: int | None = None) -> str:
+        """A new run continuing from a state of `run_id` with some settings changed.
+
+        step None: the run's current state (live) or its last one (ended). step N: the state kept
+        at N, or the nearest kept before it (engine/store/checkpoints.py; ValueError lists them).
+        """
         parent = self.store.run(run_id)
         parent_cfg = RunConfig.from_dict(parent.config)
         cfg = parent_cfg.replace(**overrides)
+        fixed = [k for k in changes(parent_cfg, cfg) if k in FORK_FIXED]
+        if fixed:
+            raise ValueError(f"a fork continues the parent's weights and data, so {', '.join(fixed)} cannot change; "
+                             "rerun from step 0 instead")
+        task = preflight(cfg)
         live = self._trainers.get(run_id)
-        if live is not None and live.status in ("running", "paused"):
+        if step is None and live is not None and live.status in ("running", "paused"):
             snap = live.controls.request_snapshot().result(timeout=SNAPSHOT_TIMEOUT)
-        else:
+        elif step is None:
             snap = load_checkpoint(self.store, run_id)
+        else:
+            snap = load_snapshot(self.store, run_id, step)
         if snap["step"] >= cfg.max_steps and "max_steps" not in overrides:
             cfg = cfg.replace(max_steps=snap["step"] + parent_cfg.max_steps)
-        label = label or ", ".join(f"{k}={v}" for k, v in overrides.items()) or f"fork of {run_id}"
+        label = label or change_label(parent_cfg, cfg) or f"fork of {run_id} at step {snap['step']:,}"
         new_id = self.store.create_run(cfg.to_dict(), label=label, parent=run_id, fork_step=snap["step"])
         self.store.add_event(run_id, snap["step"], "fork", f"forked as {new_id}: {label}", {"child": new_id})
         self.store.add_event(new_id, snap["step"], "fork", f"forked from {run_id} at step {snap['step']}",
                              {"parent": run_id})
-        self._enqueue([self._trainer(new_id, cfg, resume=snap)])
+        self._enqueue([self._trainer(new_id, cfg, resume=snap, task=task)])
         return new_id
+
+    def rerun(self, run_id: str, overrides: dict, label: str | None = None) -> str:
+        """A new run of `run_id`'s settings with some changed, from step 0: same seed, init and data order.
+
+        The parent is left as it is (a live one keeps training: its records so far are the
+        reference, and stopping it would end the comparison it is the other half of).
+        """
+        parent_cfg = RunConfig.from_dict(self.store.run(run_id).config)
+        cfg = parent_cfg.replace(**overrides)
+        task = preflight(cfg)
+        label = label or change_label(parent_cfg, cfg) or f"rerun of {run_id}"
+        new_id = self.store.create_run(cfg.to_dict(), label=label, parent=run_id, fork_step=0)
+        self.store.add_event(new_id, 0, "fork", f"rerun of {run_id} from step 0: {label}", {"parent": run_id})
+        self._enqueue([self._trainer(new_id, cfg, task=task)])
+        return new_id
+
+    def snapshot_steps(self, run_id: str) -> list[int]:
+        """Steps a fork of the run can start from: its kept states, and its current step while it trains."""
+        steps = set(kept(self.store, run_id))
+        live = self._trainers.get(run_id)
+        if live is not None and live.status in ("running", "paused"):
+            steps.add(live.step_index)
+        return sorted(steps)
 
     # ---- live controls ---------------------------------------------------------------
     def stop(self, run_id: str) -> None:

@@ -1,9 +1,9 @@
 """Series: the name, kind and meaning of one recorded measurement, declared once by what records it.
 
 Every series a run records is declared as a `Series` on the class or module that records it:
-the Trainer's per-step and evaluation series in engine/trainer.py, the learning rate and the
+the Trainer's per-step series in engine/trainer.py, validation's in engine/evaluation.py, the learning rate and the
 plateau state in engine/optim.py (LrSchedule), clipping in engine/optim.py, each probe's on
-its probe class (engine/probes/), the step timer's in engine/diagnosis.py. The charts name
+its probe class (engine/probes/), the step timer's in engine/diagnosis/timer.py. The charts name
 what they read with these objects, the lessons and diagnosis rules read through them, and
 docs/contracts.md lists them (a test checks the list against `declared()`).
 
@@ -60,9 +60,9 @@ class Series:
 def declared() -> list[Series]:
     """Every series any part of the engine records, in the order docs/contracts.md lists them."""
     # imported here: the recorders import this module for the Series class
-    from engine import diagnosis, optim, probe_runner, probes, trainer
+    from engine import diagnosis, evaluation, optim, probe_runner, probes, trainer
 
-    found = [*trainer.SERIES, *optim.SERIES]
+    found = [*trainer.SERIES, *evaluation.SERIES, *optim.SERIES]
     for probe in probes.PROBES:
         found += probe.series
     found += [*probe_runner.SERIES, *diagnosis.SERIES]

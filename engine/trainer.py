@@ -15,14 +15,22 @@ training loss at step 0 is the loss of the untouched initial model (ln|V| with a
 head) and an evaluation made after update s is recorded at step s + 1.
 
 A NaN or Inf loss or gradient norm ends the run as `diverged` at that step; everything
-recorded before it stays in the store. The run's status lives here (`Trainer.status`, written
-through to the store by `set_status`), and `conclude` is the one place that decides how a run
-ended, for the JobManager, the CLI and any other caller.
+recorded before it stays in the store. An observer may also end it as `diverged` through
+`declare_diverged(reason)` (the diagnosis does, for a loss that stays far above its baseline,
+when cfg.stop_on_divergence is set), after the step's records are written.
+
+Validation (engine/evaluation.py): every evaluation reads an evenly spread sample of the
+validation split (`val/*`); every `full_eval_every` evaluations and at the end of the run the
+whole split as well (`val_full/*`). States a fork can start from are kept while the run trains
+(engine/store/checkpoints.py): after 16, 32, 64... updates, and where a diagnosis asks for one.
+
+The run's status lives here (`Trainer.status`, written through to the store by `set_status`),
+and `conclude` is the one place that decides how a run ended, for the JobManager, the CLI and
+any other caller.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import random
@@ -33,8 +41,10 @@ import numpy as np
 import torch
 
 from data import make_task
+from engine import resume
 from engine.cadence import EvalCadence
 from engine.controls import RunControls
+from engine.evaluation import FULL_LOSS, FULL_PPL, VAL_BPC, VAL_LOSS, VAL_METRIC, VAL_PPL, Validation
 from engine.init import initialise
 from engine.models import RecurrentLM
 from engine.observer import Observer
@@ -53,7 +63,8 @@ from engine.probes import ProbeContext
 from engine.sampling import sample_text
 from engine.series import Series
 from engine.store import StoreError
-from engine.store.checkpoints import save_checkpoint
+from engine.store.checkpoints import FIRST as FIRST_SNAPSHOT
+from engine.store.checkpoints import keep_snapshot, save_checkpoint
 
 log = logging.getLogger(__name__)
 RECENT = 20  # batches behind "the recent training loss" (status lines, progress bar, final summary)
@@ -64,16 +75,18 @@ LOSS = Series("train/loss", "scalar", "training loss of the step's batch, measur
 PPL = Series("train/ppl", "scalar", "exp(train/loss): per-batch perplexity (classification tasks)")
 EPOCH = Series("epoch", "scalar", "epochs completed, fractional")
 TRAIN_METRIC = Series("train/{metric}", "scalar", "a task metric of the step's batch (acc, hr@10, real_loss...)")
-VAL_LOSS = Series("val/loss", "scalar", "validation loss at an evaluation")
-VAL_PPL = Series("val/ppl", "scalar", "exp(val/loss) (classification tasks)")
-VAL_BPC = Series("val/bpc", "scalar", "val/loss in bits: val/loss / ln 2")
-VAL_METRIC = Series("val/{metric}", "scalar", "a task metric on the validation batches")
 WINDOW = Series("window/{metric}", "scalar", "mean of train/loss or a train metric over the batches since the previous evaluation")
-SERIES = (LOSS, PPL, EPOCH, TRAIN_METRIC, VAL_LOSS, VAL_PPL, VAL_BPC, VAL_METRIC, WINDOW)
+SERIES = (LOSS, PPL, EPOCH, TRAIN_METRIC, WINDOW)  # validation's own: engine/evaluation.py
+__all__ = ["LOSS", "PPL", "EPOCH", "TRAIN_METRIC", "WINDOW", "VAL_LOSS", "VAL_PPL", "VAL_BPC", "VAL_METRIC",
+           "Diverged", "Stopped", "Trainer", "run_to_end"]
 
 
 class Diverged(Exception):
-    """The loss or the gradient norm stopped being a finite number."""
+    """The run diverged: its loss or gradient norm stopped being finite, or (finite=True) a rule said so."""
+
+    def __init__(self, message: str, finite: bool = False):
+        super().__init__(message)
+        self.finite = finite  # True: the numbers are finite but far off (declare_diverged)
 
 
 class Stopped(Exception):
@@ -106,9 +119,15 @@ class Trainer:
         self.probes = self.eval_cadence = self.batches = None
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.bpe, self.epoch = 1, 0
-        self.val_batches: list = []
+        self.validation: Validation | None = None
+        self.evals = 0  # evaluations made (full_eval_every counts them)
+        self.full_at: int | None = None  # step of the last whole-split evaluation
         self.recent: deque[float] = deque(maxlen=RECENT)  # the last batches' training losses
         self.window: dict[str, list[float]] = {}
+        self.next_snapshot = FIRST_SNAPSHOT  # the next log-spaced step whose state is kept
+        self.snapshot_wanted = False  # an observer asked to keep this step's state
+        self.divergence: str | None = None  # why an observer declared the run diverged
+        self.ended_by: BaseException | None = None  # what ended the loop (conclude's argument)
 
     def set_status(self, status: str, message: str | None = None) -> None:
         """The run's status, here and in the store (committed at once)."""
@@ -132,14 +151,18 @@ class Trainer:
         self.probes = ProbeRunner(cfg)
         self.bpe = self.task.batches_per_epoch(cfg.batch_size)
         self.eval_cadence = EvalCadence(cfg.eval_every, self.bpe)
-        self.val_batches = [b.to(self.device) for b in self.task.val_batches(cfg.batch_size, cfg.eval_batches)]
+        self.validation = Validation(self.task, cfg, self.device)
         if self.resume is not None:
-            self._load_snapshot(self.resume)
+            resume.restore(self, self.resume)
         self.epoch = self.step_index // self.bpe
         self.batches = self._epoch_batches(self.epoch, skip=self.step_index % self.bpe)
+        self.next_snapshot = resume.next_log_step(self.step_index)
         self.store.set_summary(self.run_id, {"baselines": self.task.baselines(), "loss_kind": self.task.loss_kind,
                                              "batches_per_epoch": self.bpe, "device": str(self.device),
-                                             "parameters": sum(p.numel() for p in self.model.parameters())})
+                                             "parameters": sum(p.numel() for p in self.model.parameters()),
+                                             "validation": {**self.validation.sizes(), "full_every": cfg.full_eval_every,
+                                                            "unit": "characters" if self.task.name in ("text", "lines")
+                                                            else "sequences"}})
         self.set_status("running")
         for observer in self.observers:
             observer.on_fit_start(self)
@@ -180,31 +203,28 @@ class Trainer:
         self.step_index = s + 1
         for observer in self.observers:
             observer.on_step_end(self, s, record)
-        if self.eval_cadence.due(s) or self.step_index == self.cfg.max_steps:
-            self.evaluate()
+        last = self.step_index == self.cfg.max_steps
+        if self.eval_cadence.due(s) or last:
+            self.evaluate(final=last)
         if self.cfg.sample_every and self.step_index % self.cfg.sample_every == 0:
             self._sample()
+        if self.snapshot_wanted or self.step_index >= self.next_snapshot:
+            self._keep_state()
+        if self.divergence is not None:
+            raise Diverged(self.divergence, finite=True)
         return self.step_index < self.cfg.max_steps
 
     # ---- evaluation ------------------------------------------------------------------
-    @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
-        """Validation loss and metrics at the current step; feeds the plateau schedule."""
+    def evaluate(self, final: bool = False) -> dict[str, float]:
+        """Validation at the current step (the sample; the whole split when due or final); feeds the plateau schedule."""
         step = self.step_index
-        self.model.eval()
-        total, metrics, n = 0.0, {}, 0
-        for batch in self.val_batches:
-            out, _ = self.model(batch.x, batch.lengths)
-            total += self.task.loss(out, batch).item()
-            for k, v in self.task.metrics(out, batch).items():
-                metrics[k] = metrics.get(k, 0.0) + v
-            n += 1
-        n = max(n, 1)
-        loss = total / n
-        values = {VAL_LOSS.name: loss, **{VAL_METRIC.at(metric=k): v / n for k, v in metrics.items()}}
-        if self.task.loss_kind == "ce":
-            values[VAL_PPL.name] = _safe_exp(loss)
-            values[VAL_BPC.name] = loss / math.log(2)
+        self.evals += 1
+        every = self.cfg.full_eval_every
+        full = final or (every > 0 and self.evals % every == 0) or self.validation.covers_split
+        values = self.validation.measure(self.model, full=full)
+        if full:
+            self.full_at = step
+        loss = values[VAL_LOSS.name]
         values.update({WINDOW.at(metric=k): float(np.mean(v)) for k, v in self.window.items() if v})
         self.window = {}
         for event in self.schedule.on_eval(step, loss):
@@ -218,6 +238,11 @@ class Trainer:
         if self.cfg.sample_every == 0:
             self._sample()
         return values
+
+    def _final_full_evaluation(self) -> None:
+        """val_full/* at the last step of a run whose last evaluation did not read the whole split."""
+        self.full_at = self.step_index
+        self.store.add_scalars(self.run_id, self.step_index, self.validation.measure(self.model, full=True, sample=False))
 
     # ---- pause, between steps ---------------------------------------------------------
     def held(self) -> bool:
@@ -244,6 +269,7 @@ class Trainer:
         message are kept in `status` and `message` even when the store can take nothing more.
         """
         status, message, event = "done", None, None
+        self.ended_by = error
         if error is None and self.controls.stop.is_set():
             status = "stopped"
         elif isinstance(error, Diverged):
@@ -283,9 +309,12 @@ class Trainer:
         trained = self.model is not None and status in ("done", "stopped")
         if trained and self.cfg.sample_every and self.step_index % self.cfg.sample_every:
             self._sample()  # a last sample, unless one was just taken
+        if trained and self.step_index > 0 and self.full_at != self.step_index:
+            self._final_full_evaluation()  # a stopped run: its end is measured on the whole split too
         self.store.flush()  # reads below see only committed rows
         summary = self.store.run(self.run_id).summary
-        last = {k: self.store.scalars(self.run_id, k) for k in (VAL_LOSS.name, VAL_PPL.name)}
+        last = {k: self.store.scalars(self.run_id, k) for k in (VAL_LOSS.name, VAL_PPL.name, FULL_LOSS.name,
+                                                                 FULL_PPL.name)}
         summary["final"] = {k: float(v[1][-1]) for k, v in last.items() if len(v[1])}
         if self.recent:  # the training loss as the last RECENT batches measured it, not a lagging average
             summary["final"][LOSS.name] = self.recent_loss()
@@ -298,21 +327,25 @@ class Trainer:
         self.set_status(status, message)
         self.store.flush()
 
-    # ---- snapshots for forks ---------------------------------------------------------
+    # ---- snapshots for forks (engine/resume.py) --------------------------------------
     def snapshot(self) -> dict:
         """A detached copy of everything needed to continue this run elsewhere."""
-        return {"model": copy.deepcopy(self.model.state_dict()), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                "step": self.step_index, "recent": list(self.recent), "schedule": self.schedule.state_dict(),
-                "config": self.cfg.to_dict(), "run_id": self.run_id}
+        return resume.snapshot(self)
 
-    def _load_snapshot(self, snap: dict) -> None:
-        self.model.load_state_dict(snap["model"])
-        self.optimizer.load_state_dict(snap["optimizer"])
-        self.schedule.load_state_dict(snap["schedule"])
-        if self.cfg.lr != snap["config"]["lr"]:
-            self.schedule.set_peak(self.cfg.lr)  # a fork that changes lr starts from the new peak
-        self.step_index = snap["step"]
-        self.recent.extend(snap.get("recent", ()))
+    def keep_snapshot_here(self) -> int:
+        """Ask for this step's state to be kept for a fork (written at the end of the step); -> its step."""
+        self.snapshot_wanted = True
+        return self.step_index
+
+    def declare_diverged(self, reason: str) -> None:
+        """End the run as `diverged` once this step's records are written (for observers; the run keeps its history)."""
+        self.divergence = reason
+
+    def _keep_state(self) -> None:
+        why = "rule" if self.snapshot_wanted else "log"
+        self.snapshot_wanted = False
+        self.next_snapshot = resume.next_log_step(self.step_index)
+        keep_snapshot(self.store, self.run_id, self.snapshot(), why)
 
     def recent_loss(self) -> float:
         """Mean training loss of the last RECENT batches (NaN before the first)."""

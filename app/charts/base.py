@@ -63,6 +63,7 @@ class RunSeries:
     # (step, threshold or None) from the run's start and at each live clip change: the line is a step function
     clip_history: list[tuple[int, float | None]] = field(default_factory=list)
     cell: str = ""  # the run's cell (rnn_tanh, rnn_relu, gru, lstm): which theory a chart may draw
+    validation: dict = field(default_factory=dict)  # what a validation point reads (the run summary's "validation")
 
     @property
     def name(self) -> str:

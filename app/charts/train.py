@@ -26,6 +26,7 @@ from app.charts.marks import (
     hline,
     reference_lines,
 )
+from engine.evaluation import FULL_LOSS, FULL_PPL
 from engine.optim import LR, PLATEAU_BAD, PLATEAU_BEST
 from engine.trainer import LOSS, PPL, VAL_LOSS, VAL_PPL
 
@@ -37,15 +38,47 @@ PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are draw
 ]
 
 
-def style_note(smoothing: float) -> str:
-    """What the lines of a training curve are."""
+def style_note(smoothing: float, runs: list[RunSeries] = ()) -> str:
+    """What the lines of a training curve are, and on a second line what a validation point reads."""
     bold = f"bold: moving average ({smoothing:g} per step)" if smoothing > 0 else "bold: every batch"
-    return f"faint: every batch · {bold} · markers: validation · ticks: evaluations"
+    note = f"faint: every batch · {bold} · ticks: evaluations"
+    val = validation_note(runs)
+    return f"{note}<br>{val}" if val else f"{note} · markers: validation"
 
 
-def _curves(run: RunSeries, color: str, names: tuple[str, str], smooth, what: str, start: int, show_batches: bool):
-    """Per-batch values faint, their moving average bold, validation as markers: up to three traces of one run."""
-    batch, val = (run.series(n, start) for n in names)
+def _amount(size: dict, unit: str) -> str:
+    seqs = f"{size.get('sequences', 0):,} sequences"
+    return seqs if unit == "sequences" else f"{seqs}, {size.get('targets', 0):,} {unit}"
+
+
+def validation_note(runs: list[RunSeries]) -> str:
+    """'dots: validation on 8 of 23 batches spread over the split (256 sequences, 16,384 characters) · ◆ ...'."""
+    described = {repr(r.validation): r.validation for r in runs if r.validation.get("sample")}
+    if not described:
+        return ""
+    if len(described) > 1:
+        return "dots: validation on a sample spread over the split · ◆: the whole split (sizes differ: hover a point)"
+    v = next(iter(described.values()))
+    sample, split, unit = v["sample"], v["split"], v.get("unit", "targets")
+    if sample["batches"] >= split["batches"]:
+        return f"dots and ◆: validation on the whole split ({_amount(split, unit)})"
+    every = v.get("full_every", 0)
+    when = "at the end" if not every else "at every evaluation" if every == 1 else \
+        f"every {_ordinal(every)} evaluation and at the end"
+    return (f"dots: validation on {sample['batches']} of {split['batches']} batches spread over the split "
+            f"({_amount(sample, unit)}) · ◆: the whole split ({_amount(split, unit)}), {when}")
+
+
+def _ordinal(n: int) -> str:
+    """2nd, 3rd, 5th, 11th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _curves(run: RunSeries, color: str, names: tuple[str, str, str], smooth, what: str, start: int,
+            show_batches: bool):
+    """Per-batch values faint, their moving average bold, validation as dots and whole-split points as diamonds."""
+    batch, val, full = (run.series(n, start) for n in names)
     hover = f"{run.name}<br>step %{{x}}<br>{what} %{{y:.4g}}<extra></extra>"
     traces = []
     if batch is not None and show_batches:
@@ -77,6 +110,19 @@ def _curves(run: RunSeries, color: str, names: tuple[str, str], smooth, what: st
                 hovertemplate="validation " + hover,
             )
         )
+    if full is not None:
+        traces.append(
+            line(
+                *full,
+                f"{run.name} val, whole split",
+                color,
+                mode="markers",
+                marker=dict(size=11, symbol="diamond-open", line=dict(width=2, color=color)),
+                legendgroup=run.run_id,
+                showlegend=False,
+                hovertemplate="validation, whole split " + hover,
+            )
+        )
     return traces
 
 
@@ -99,14 +145,14 @@ def perplexity_figure(
     for run, color in ce:
         loss = run.smoothed(LOSS.name, smoothing, start)
         ppl = None if loss is None else (loss[0], np.exp(np.minimum(loss[1], 700.0)))
-        traces += _curves(run, color, (PPL.name, VAL_PPL.name), ppl, "perplexity", start, show_batches)
+        traces += _curves(run, color, (PPL.name, VAL_PPL.name, FULL_PPL.name), ppl, "perplexity", start, show_batches)
     lay = layout(
         "Perplexity",
         STEP_TITLE,
         "perplexity (choices per token)",
         revision("ppl", runs),
         log_y=log_y,
-        subtitle=style_note(smoothing),
+        subtitle=style_note(smoothing, ce_runs),
     )
     reference_lines(lay, ce_runs, PPL_BASELINES)
     epoch_lines(lay, ce_runs, start)
@@ -131,13 +177,14 @@ def loss_figure(
     cols = colors(runs)
     start = view_start(runs, last_n)
     traces = [t for r, c in zip(runs, cols)
-              for t in _curves(r, c, (LOSS.name, VAL_LOSS.name), r.smoothed(LOSS.name, smoothing, start), "loss",
+              for t in _curves(r, c, (LOSS.name, VAL_LOSS.name, FULL_LOSS.name), r.smoothed(LOSS.name, smoothing, start),
+                               "loss",
                                start, show_batches)]
     mse = bool(runs) and all(r.loss_kind == "mse" for r in runs)
     title, y_title = (
         ("Mean squared error", "MSE (target units²)") if mse else ("Loss", "cross-entropy (nats per token)")
     )
-    lay = layout(title, STEP_TITLE, y_title, revision("loss", runs), log_y=log_y, subtitle=style_note(smoothing))
+    lay = layout(title, STEP_TITLE, y_title, revision("loss", runs), log_y=log_y, subtitle=style_note(smoothing, runs))
     reference_lines(lay, runs, LOSS_BASELINES)
     epoch_lines(lay, runs, start)
     eval_ticks(lay, runs, start)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.store.checkpoints import delete_checkpoints
 from engine.store.errors import StoreError
 from engine.store.export import check_export, run_meta, write_table
 from engine.store.read import NEVER, decode, empty, read_arrays, read_scalars
@@ -170,7 +171,7 @@ class RunStore:
             return resolve_id(con, ref, self.path)
 
     def delete_run(self, run_id: str) -> None:
-        """Remove the run and every record of it, committed at once."""
+        """Remove the run and every record of it, committed at once, and the states kept for forks of it."""
         num = self._num(run_id)
 
         def delete(con):
@@ -181,6 +182,7 @@ class RunStore:
 
         self._writer.call(delete)
         self._nums.pop(run_id, None)
+        delete_checkpoints(self, run_id)  # its kept states go with it
 
     def request(self, run_id: str, action: str) -> None:
         """Ask the process that trains a run to 'pause', 'resume' or 'stop' (committed at once; requests.py)."""
