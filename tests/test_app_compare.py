@@ -26,7 +26,7 @@ def test_compare_starts_a_group_sharing_the_seed_and_overlays_it():
     no_exceptions(at)
     assert at.number_input(key="cfg.hidden_size").value == 8 and at.number_input(key="cfg.seed").value == 3
     ppl = figures(at)[0]
-    assert {t["name"] for t in ppl["data"] if t.get("legendgroup") and not t["name"].endswith(("val", "batch"))} == {
+    assert {t["name"] for t in ppl["data"] if t.get("legendgroup") and not t["name"].endswith(("val", "batch", "whole split"))} == {
         "clip=none",
         "clip=norm",
         "clip=value",
