@@ -16,13 +16,16 @@ import hashlib
 
 import streamlit as st
 
-from app import chart_grid, charts, resources, series, state
+from app import chart_grid, charts, numbers, presenter, resources, series, state, transport
 from app.chart_grid import Ctx
+from app.charts.base import colors
 from app.status import is_active, status_line
 from engine.config import FIELDS, ConfigError, format_value
 
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
+DIAGNOSIS_LINE_H = 52  # px of one diagnosis collapsed to a line (presenter mode), gap included
+DIAGNOSIS_LINES = 3  # presenter mode: more diagnoses than this scroll inside a box of this many lines
 
 
 def selection_key(page: str, run_ids: list[str]) -> str:
@@ -31,18 +34,15 @@ def selection_key(page: str, run_ids: list[str]) -> str:
 
 
 def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
-    """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle."""
+    """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle; presenting,
+    the view switch alone (the rest keep their values)."""
+    if state.presenting():
+        view = _view_switch(views, key)
+        smoothing = float(st.session_state.get("smooth", charts.SMOOTHING))
+        return view or next(iter(views)), Ctx(key=page, mode=page, following=True, smoothing=smoothing)
     left, smooth_col, mid, right, far = st.columns([5, 1.8, 1.6, 1.3, 1.1], vertical_alignment="bottom")
     with left:
-        view = st.segmented_control(
-            "view",
-            list(views),
-            key=key,
-            bind="query-params",
-            default=next(iter(views)),
-            required=True,
-            label_visibility="collapsed",
-        )
+        view = _view_switch(views, key)
     with smooth_col:
         smoothing = st.slider(
             "smoothing",
@@ -79,6 +79,18 @@ def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
     return view or next(iter(views)), ctx
 
 
+def _view_switch(views: dict, key: str) -> str | None:
+    return st.segmented_control(
+        "view",
+        list(views),
+        key=key,
+        bind="query-params",
+        default=next(iter(views)),
+        required=True,
+        label_visibility="collapsed",
+    )
+
+
 def legend_labels(infos) -> dict[str, str]:
     """Legend text per run: a group's own labels, else the settings that differ between the runs."""
     if len(infos) < 2:
@@ -97,11 +109,15 @@ def legend_labels(infos) -> dict[str, str]:
     return {rid: (f"{label} ({rid[-4:]})" if seen[label] > 1 else label) for rid, label in labels.items()}
 
 
-def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True) -> None:
-    """Status lines, diagnoses and the charts `ids` of the runs; refreshing while any is active."""
+def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True,
+          reserved: int = presenter.LIVE_RESERVED) -> None:
+    """Transport bar, big numbers, status lines, diagnoses and the charts `ids` of the runs; refreshing
+    while any is active. Presenting: no status lines, one-line diagnoses, charts sized to fit the
+    screen under `reserved` px of other content."""
     live = any(is_active(i) for i in series.infos(eng.store, run_ids))
     ctx.following = live and ctx.following
     every = resources.refresh_seconds() if ctx.following else None
+    present = state.presenting()
 
     @st.fragment(run_every=every)
     def body():
@@ -111,10 +127,16 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
         runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
-        if show_status:
+        transport.bar(eng.jobs, infos, ctx.key)
+        rows = [numbers.figures(eng.store, info, run.loss_kind) for info, run in zip(infos, runs)]
+        numbers.draw(rows, [r.name for r in runs], colors(runs), big=present)
+        if show_status and not present:
             for info, run in zip(infos, runs):
-                status_line(eng, info, run)
-        diagnoses(eng, infos, runs)
+                status_line(eng, info, run, metrics=False)
+        lines = diagnoses(eng, infos, runs, compact=present)
+        if present:
+            above = reserved + presenter.NUMBERS_ROW_H * (len(infos) - 1) + DIAGNOSIS_LINE_H * lines
+            ctx.scale, ctx.overview, ctx.screen = presenter.FONT_SCALE, True, presenter.SCREEN_H - above
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)
         if live and not any(is_active(i) for i in infos):
@@ -137,8 +159,10 @@ def _try_fix(eng, run_id: str, fix: dict, label: str) -> None:
     state.show([run_id, new_id], "live")
 
 
-def diagnoses(eng, infos, runs) -> None:
-    """The diagnosis events of the runs (the newest per rule), each with its fix when there is one."""
+def diagnoses(eng, infos, runs, compact: bool = False) -> int:
+    """The diagnosis events of the runs (the newest per rule), each with its fix when there is one;
+    returns how many lines they take when `compact` (presenter mode: each a one-line expander, and
+    beyond DIAGNOSIS_LINES they scroll in a box of that height so the charts stay on screen)."""
     found = []
     for info, run in zip(infos, runs):
         newest = {}
@@ -149,11 +173,14 @@ def diagnoses(eng, infos, runs) -> None:
     message = st.session_state.pop(FIX_ERROR, None)
     if message:
         st.error(message)
+    box = st.container(height=DIAGNOSIS_LINES * DIAGNOSIS_LINE_H) if compact and len(found) > DIAGNOSIS_LINES else st
     for info, run, e in sorted(found, key=lambda t: t[2].step):
         data = e.data or {}
         title = data.get("title") or e.message
-        with st.container(border=True):
-            st.markdown(f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}")
+        line = f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}"
+        with box.expander(line) if compact else box.container(border=True):
+            if not compact:
+                st.markdown(line)
             if data.get("explanation"):
                 st.markdown(data["explanation"])
             fix = data.get("fix") or {}
@@ -168,3 +195,4 @@ def diagnoses(eng, infos, runs) -> None:
                     help="Continue this run from its current weights with the suggested settings, "
                     "as a new run shown beside it.",
                 )
+    return min(len(found), DIAGNOSIS_LINES) if compact else 0

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from app.charts.base import HEIGHT
+from app.charts.base import HEIGHT, TEMPLATE
 
 LEGEND_ROW = 22  # px per row of a legend under a plot
 
@@ -57,3 +57,26 @@ def log_ticks(fig) -> None:
             if lo <= math.log10(m * 10.0**e) <= hi
         ]
         fig.layout[axis].tickvals, fig.layout[axis].ticktext = vals, [f"{v:g}" for v in vals]
+
+
+def enlarge(fig, k: float):
+    """Every font of the figure `k` times as large (presenter mode), its margins grown to match.
+
+    Fonts a builder set on its own (legend, subtitle, reference-line labels) are scaled from their
+    size; the rest inherit the template's, which is scaled. The figure's height stays: the plot
+    area gives up what the larger margins take.
+    """
+    if k == 1:
+        return fig
+    lay = fig.layout
+    lay.font.size = round(TEMPLATE.layout.font.size * k)
+    lay.title.font.size = round(TEMPLATE.layout.title.font.size * k)
+    lay.legend.font.size = round((lay.legend.font.size or TEMPLATE.layout.font.size) * k)
+    if lay.title.subtitle.font.size:
+        lay.title.subtitle.font.size = round(lay.title.subtitle.font.size * k)
+    for note in fig._layout.get("annotations", ()):  # plain dicts (see log_ticks)
+        if note.get("font", {}).get("size"):
+            note["font"]["size"] = round(note["font"]["size"] * k)
+    margin = lay.margin
+    margin.l, margin.t, margin.b = (round((m or d) * k) for m, d in ((margin.l, 75), (margin.t, 60), (margin.b, 60)))
+    return fig

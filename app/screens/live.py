@@ -5,14 +5,15 @@ import streamlit as st
 from app import chart_grid, frame, live_view, run_controls, series, starting, state
 
 eng = frame.begin("live")
+frame.header("Live", "live")
 run_ids = state.shown_runs()
-st.title("Live", anchor=False)
 if not run_ids:
     starting.first_start(eng)
     st.stop()
 
 infos = series.infos(eng.store, run_ids)
-run_controls.controls(eng.jobs, infos, live_view.legend_labels(infos))
+if not state.presenting():
+    run_controls.controls(eng.jobs, infos, live_view.legend_labels(infos), state.hidden_names())
 views = chart_grid.views("live")
 view, ctx = live_view.toolbar("live", views, key="view")
 ctx.key = live_view.selection_key("live", run_ids)
