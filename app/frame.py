@@ -50,14 +50,15 @@ def _sidebar(eng: Engine, runs) -> dict:
     return values
 
 
-def header(title: str, page: str) -> None:
-    """The page title (left out when presenting), then the glossary, the share dialog and the Presenter toggle."""
+def header(title: str, page: str):
+    """The page title, then the glossary, the share dialog and the Presenter toggle; returns the title's
+    column, which is empty when presenting (the Live page puts its view switch there)."""
     present = state.presenting()
-    left, right = st.columns([3, 2] if not present else [1, 1], vertical_alignment="center")
+    left, right = st.columns([1.4, 2] if not present else [1, 1], vertical_alignment="center")
     if not present:
         left.title(title, anchor=False)
     with right:
-        cols = st.columns([1, 1.3, 1.1] if not present else [2, 1, 1], vertical_alignment="center")
+        cols = st.columns([1.1, 1.5, 1.2] if not present else [2, 1, 1], vertical_alignment="center")
         with cols[0 if not present else 1]:
             glossary.popover()
         if not present:
@@ -70,6 +71,7 @@ def header(title: str, page: str) -> None:
                 help="For a projector: no sidebar and no settings, large type, charts that fit one "
                 "1920x1080 screen. The link keeps it (present=1).",
             )
+    return left
 
 
 def _warnings() -> None:

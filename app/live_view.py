@@ -33,11 +33,12 @@ def selection_key(page: str, run_ids: list[str]) -> str:
     return f"{page}-{hashlib.sha1('|'.join(run_ids).encode()).hexdigest()[:8]}"
 
 
-def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
+def toolbar(page: str, views: dict, key: str, slot=None) -> tuple[str, Ctx]:
     """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle; presenting,
-    the view switch alone (the rest keep their values)."""
+    the view switch alone, in `slot` when given (the header's empty title column)."""
     if state.presenting():
-        view = _view_switch(views, key)
+        with slot if slot is not None else st.container():
+            view = _view_switch(views, key)
         smoothing = float(st.session_state.get("smooth", charts.SMOOTHING))
         return view or next(iter(views)), Ctx(key=page, mode=page, following=True, smoothing=smoothing)
     left, smooth_col, mid, right, far = st.columns([5, 1.8, 1.6, 1.3, 1.1], vertical_alignment="bottom")

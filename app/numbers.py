@@ -103,14 +103,14 @@ def draw(rows: list[Figures], names: list[str], colours: list[str], big: bool = 
     if not rows:
         return
     size, label = (34, 15) if big else (26, 13)
-    th = "".join(f'<th style="font-size:{label}px;font-weight:500;color:#555;text-align:left;padding:0 18px 0 0">'
+    th = "".join(f'<th style="font-size:{label}px;font-weight:500;color:#555;text-align:left;padding:0 18px 0 0;border:none">'
                  f"{html.escape(h)}</th>" for h in headings(rows))
     body = []
     for r, name, colour in zip(rows, names, colours):
         word = f' <span style="color:#555">· {html.escape(status_word(r.status))}</span>' if big else ""
         who = f'<span style="color:{colour};font-size:{size}px">●</span> <b>{html.escape(name)}</b>{word}'
-        tds = "".join(f'<td style="font-size:{size}px;font-weight:600;padding:0 18px 0 0;white-space:nowrap">{c}</td>'
+        tds = "".join(f'<td style="font-size:{size}px;font-weight:600;padding:0 18px 0 0;white-space:nowrap;border:none">{c}</td>'
                       for c in cells(r))
-        body.append(f'<tr><td style="font-size:{label + 3}px;padding:0 18px 0 0;white-space:nowrap">{who}</td>{tds}</tr>')
+        body.append(f'<tr><td style="font-size:{label + 3}px;padding:0 18px 0 0;white-space:nowrap;border:none">{who}</td>{tds}</tr>')
     st.markdown(f'<table class="rnnlab-numbers" style="border:none;border-collapse:collapse;width:auto;margin:0">'
                 f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>", unsafe_allow_html=True)

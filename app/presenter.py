@@ -22,7 +22,7 @@ SCREEN_H = 1080  # px: the projector the layout is sized for (the browser in ful
 # px above the charts, measured in Chromium at 1920x1080 with one run: the header row, the
 # transport bar, the big numbers and two one-line diagnoses (tests/browser/test_classroom.py
 # checks that the page then fits)
-LIVE_RESERVED = 330
+LIVE_RESERVED = 215
 NUMBERS_ROW_H = 44  # px per further run in the big numbers table
 LESSON_RESERVED = 330  # the header row, the question, and the transport bar or the "verdict comes" line
 BANNER_H = 110  # the verdict banner (two lines of 32 px type) and its gap

@@ -220,7 +220,7 @@ def first_start(eng) -> None:
             f"of {cfg.batch_size} sequences × {cfg.seq_len} characters from "
             f"**{controls.describe(cfg).split('· ')[-1]}**, learning rate {cfg.lr:g}, clipping {cfg.clip}. "
             "Perplexity starts near the alphabet size and falls as the network learns; change any setting "
-            "in the sidebar first if you like."
+            + ("in the sidebar first if you like." if not state.presenting() else "after leaving presenter mode.")
         )
     if state.hidden("start"):
         st.caption("This link has no Start button (start_hide): pick a run to show, or ask whoever shared it.")

@@ -77,6 +77,27 @@ def enlarge(fig, k: float):
     for note in fig._layout.get("annotations", ()):  # plain dicts (see log_ticks)
         if note.get("font", {}).get("size"):
             note["font"]["size"] = round(note["font"]["size"] * k)
+    broke = False
+    for axis in ("yaxis", "yaxis2"):  # a long title on a short plot: two lines (the unit under the name)
+        title = lay[axis].title.text if axis in lay else None
+        if title and len(title) > 18 and "<br>" not in title:
+            lay[axis].title.text, broke = two_lines(title), True
+        if axis in lay:
+            lay[axis].automargin = True  # wider tick labels push the title right rather than off the figure
     margin = lay.margin
-    margin.l, margin.t, margin.b = (round((m or d) * k) for m, d in ((margin.l, 75), (margin.t, 60), (margin.b, 60)))
+    margin.l = round((margin.l or 75) * k) + (round(12 * k) if broke else 0)
+    margin.b = round((margin.b or 60) * k)
+    margin.t = (margin.t or 60) + round(TEMPLATE.layout.title.font.size * (k - 1)) + 4  # the title grew, not the band
     return fig
+
+
+def two_lines(title: str) -> str:
+    """'perplexity (choices per token)' -> 'perplexity<br>(choices per token)'; without a unit in
+    brackets, broken at the space nearest the middle."""
+    if " (" in title:
+        return title.replace(" (", "<br>(", 1)
+    spaces = [i for i, c in enumerate(title) if c == " "]
+    if not spaces:
+        return title
+    i = min(spaces, key=lambda j: abs(j - len(title) / 2))
+    return title[:i] + "<br>" + title[i + 1 :]
