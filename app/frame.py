@@ -16,12 +16,18 @@ from app import controls, glossary, presenter, share, starting, state, store_pro
 from app.resources import Engine
 
 
-def begin(page: str) -> Engine:
-    """Follow a pending page switch, draw the sidebar (unless presenting), and return the engine."""
+def begin(page: str, first=None) -> Engine:
+    """Follow a pending page switch, draw the sidebar (unless presenting), and return the engine.
+
+    `first(eng)` runs before the sidebar is drawn: what it changes of the shown runs, the sidebar
+    shows (a lesson link's run=1 starts the lesson there).
+    """
     state.follow_goto(page)
     state.keep_widget_values()
     state.read_url_once()
     eng = store_problem.engine_or_stop()
+    if first is not None:
+        first(eng)
     runs = eng.store.runs()
     _drop_deleted_runs(runs)
     if state.presenting():

@@ -25,6 +25,14 @@ def size_asked() -> str:
     return size
 
 
+def start_requested(eng) -> None:
+    """If the link said run=1, start its lesson once, as the Run button would (before the sidebar is drawn)."""
+    wanted = state.open_lesson()
+    if state.take_run_request() and wanted in lessons.LESSONS:
+        size = state.lesson_size(lessons_view.class_size())
+        lessons_view.run(eng, wanted, size if size in lessons_view.sizes() else lessons_view.class_size(), page=None)
+
+
 def _back() -> None:
     st.button("All lessons", key="lesson-back", icon=":material/arrow_back:", on_click=state.set_lesson, args=(None,))
 
@@ -39,10 +47,7 @@ def _explanation(lesson) -> None:
 
 def before_run(eng, lesson) -> None:
     """The lesson's page before it has run: its question, what to look for, its time, and Run."""
-    size = size_asked()
-    if state.take_run_request():  # the link said run=1: start it once, as the Run button would
-        lessons_view.run(eng, lesson.id, size)
-        st.rerun()
+    size_asked()  # says so when the link's size= is not one
     lessons_view.errors()
     if state.presenting():
         presenter.question(lesson.question)

@@ -59,15 +59,15 @@ def start(eng, lesson_id: str, size: str) -> list[str]:
     return run_ids
 
 
-def run(eng, lesson_id: str, size: str) -> None:
-    """Callback: start the lesson and show its page with its runs."""
+def run(eng, lesson_id: str, size: str, page: str | None = "lessons") -> None:
+    """Callback: start the lesson and show its page with its runs (switching to `page` when given)."""
     try:
         run_ids = start(eng, lesson_id, size)
     except Exception as e:  # the lesson's own config may be refused
         st.session_state[ERROR_KEY] = f"Could not start {lesson_id}: {type(e).__name__}: {e}"
         return
     state.set_lesson(lesson_id)
-    state.show(run_ids, "lessons")
+    state.show(run_ids, page)
 
 
 def errors() -> None:

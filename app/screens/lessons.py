@@ -9,7 +9,7 @@ import streamlit as st
 from app import frame, lesson_page, lessons_view, series, state
 from engine import lessons
 
-eng = frame.begin("lessons")
+eng = frame.begin("lessons", first=lesson_page.start_requested)
 frame.header("Lessons", "lessons")
 infos = series.infos(eng.store, state.shown_runs())
 lesson = lessons_view.shown_lesson(infos)
