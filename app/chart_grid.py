@@ -41,7 +41,7 @@ VIEW_ORDER = ("Training", "Difference", "Gradients", "Spectrum", "Health", "Text
 COMPARE_ONLY = ("Difference",)  # views that need several runs
 MIN_HEIGHT = 240  # px: a figure fitted to the screen keeps at least this (1.5x fonts leave little plot below)
 ROW_GAP = 16  # px between rows of figures (Streamlit's block gap)
-PICKERS_H = 86  # px of the row of pickers (label and box), gap included
+PICKERS_H = 58  # px of the row of pickers fitted to a screen (boxes without labels), gap included
 
 
 @dataclass
@@ -105,7 +105,9 @@ def _pick(ctx: Ctx, name: str, label: str, options: list, fmt=str, help: str | N
     k = f"{ctx.key}-pick-{name}"
     if options and st.session_state.get(k) not in options:
         st.session_state[k] = first if first in options else options[0]
-    ctx.picks[name] = st.selectbox(label, options, key=k, format_func=fmt, help=help) if options else None
+    shown = "collapsed" if ctx.screen is not None else "visible"  # fitted to a screen: every row counts
+    ctx.picks[name] = st.selectbox(label, options, key=k, format_func=fmt, help=help,
+                                   label_visibility=shown) if options else None
 
 
 def pickers(ids: tuple, runs: list[RunSeries], ctx: Ctx) -> bool:

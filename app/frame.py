@@ -32,6 +32,7 @@ def begin(page: str, first=None) -> Engine:
     _drop_deleted_runs(runs)
     if state.presenting():
         presenter.style()
+        _warnings()  # a link's ignored values, on the page itself (there is no sidebar)
         values = controls.current()
     else:
         values = _sidebar(eng, runs)
@@ -58,13 +59,13 @@ def _sidebar(eng: Engine, runs) -> dict:
 
 def header(title: str, page: str):
     """The page title, then the glossary, the share dialog and the Presenter toggle; returns the title's
-    column, which is empty when presenting (the Live page puts its view switch there)."""
+    column, which is empty when presenting (the Live page puts its view switch there, a lesson its question)."""
     present = state.presenting()
-    left, right = st.columns([1.4, 2] if not present else [1, 1], vertical_alignment="center")
+    left, right = st.columns([1.4, 2] if not present else [3, 1], vertical_alignment="center")
     if not present:
         left.title(title, anchor=False)
     with right:
-        cols = st.columns([1.1, 1.5, 1.2] if not present else [2, 1, 1], vertical_alignment="center")
+        cols = st.columns([1.1, 1.5, 1.2] if not present else [0.01, 1, 1], vertical_alignment="center")
         with cols[0 if not present else 1]:
             glossary.popover()
         if not present:

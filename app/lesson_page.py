@@ -15,6 +15,8 @@ from app import lessons_view, live_view, presenter, state
 from app.status import is_active
 from engine import lessons
 
+HEADS = {True: "It showed.", False: "It did not show this time."}
+
 
 def size_asked() -> str:
     """The size the link asked for, if the lessons have it; else the class size (with a warning)."""
@@ -45,12 +47,14 @@ def _explanation(lesson) -> None:
     st.caption(lessons_view.based_on(lesson).capitalize())
 
 
-def before_run(eng, lesson) -> None:
-    """The lesson's page before it has run: its question, what to look for, its time, and Run."""
+def before_run(eng, lesson, slot=None) -> None:
+    """The lesson's page before it has run: its question (presenting: in `slot`, the header's wide
+    column), what to look for, its time, and Run."""
     size_asked()  # says so when the link's size= is not one
     lessons_view.errors()
     if state.presenting():
-        presenter.question(lesson.question)
+        with slot if slot is not None else st.container():
+            presenter.question(lesson.question)
     else:
         st.subheader(lesson.title, anchor=False)
         st.markdown(f"*{lesson.question}*")
@@ -78,7 +82,7 @@ def verdict(eng, lesson, run_ids: list[str]):
 
 def banner(v) -> None:
     """The verdict as a banner: 32 px presenting, a success or warning box otherwise."""
-    head = "It showed." if v.showed else "It did not show this time."
+    head = HEADS[v.showed]
     if state.presenting():
         presenter.banner(head, v.summary, v.showed)
     elif v.showed:
@@ -93,24 +97,27 @@ def figures_table(v) -> None:
                      hide_index=True, width="stretch")
 
 
-def panel(eng, lesson, infos) -> None:
-    """The lesson's runs: verdict banner (once they have ended), question, charts and explanation."""
+def panel(eng, lesson, infos, slot=None) -> None:
+    """The lesson's runs: the question (presenting: in `slot`, the header's wide column), the verdict
+    banner once they have ended, then the charts, and beside them the explanation."""
     run_ids = [i.id for i in infos]
     done = not any(is_active(i) for i in infos)
     v = verdict(eng, lesson, run_ids) if done else None
-    if v is not None:
-        banner(v)
     names = live_view.legend_labels(infos)
     ref = next((i.id for i in infos if names.get(i.id) == lesson.reference_run), run_ids[0])
     key = live_view.selection_key("lesson", run_ids)
     if state.presenting():
-        presenter.question(lesson.question)
-        if not done:
-            st.caption("The verdict comes when every run has ended.")
+        with slot if slot is not None else st.container():
+            presenter.question(lesson.question)
+        above = [presenter.question_h(lesson.question)]
+        if v is not None:
+            banner(v)
+            above.append(presenter.banner_h(f"{HEADS[v.showed]} {v.summary}"))
         ctx = live_view.Ctx(key=key, mode="compare", following=True, reference=ref)
-        reserved = presenter.LESSON_RESERVED + (presenter.BANNER_H if v is not None else 0)
-        live_view.panel(eng, run_ids, tuple(lesson.charts), ctx, reserved=reserved)
+        live_view.panel(eng, run_ids, tuple(lesson.charts), ctx, above=tuple(above))
         return
+    if v is not None:
+        banner(v)
     st.subheader(lesson.title, anchor=False)
     st.markdown(f"*{lesson.question}*  \n**What to look for:** {lesson.what_to_see}")
     _back()

@@ -24,8 +24,6 @@ from engine.config import FIELDS, ConfigError, format_value
 
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
-DIAGNOSIS_LINE_H = 52  # px of one diagnosis collapsed to a line (presenter mode), gap included
-DIAGNOSIS_LINES = 3  # presenter mode: more diagnoses than this scroll inside a box of this many lines
 
 
 def selection_key(page: str, run_ids: list[str]) -> str:
@@ -111,10 +109,10 @@ def legend_labels(infos) -> dict[str, str]:
 
 
 def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True,
-          reserved: int = presenter.LIVE_RESERVED) -> None:
+          above: tuple[int, ...] = (presenter.HEADER_H,)) -> None:
     """Transport bar, big numbers, status lines, diagnoses and the charts `ids` of the runs; refreshing
-    while any is active. Presenting: no status lines, one-line diagnoses, charts sized to fit the
-    screen under `reserved` px of other content."""
+    while any is active. Presenting: no status lines, the numbers and one-line diagnoses side by side,
+    and the charts fitted to the screen under blocks `above` px tall (the page's, before the panel)."""
     live = any(is_active(i) for i in series.infos(eng.store, run_ids))
     ctx.following = live and ctx.following
     every = resources.refresh_seconds() if ctx.following else None
@@ -128,16 +126,23 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
         runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
-        transport.bar(eng.jobs, infos, ctx.key)
+        bar = transport.bar(eng.jobs, infos, ctx.key)
         rows = [numbers.figures(eng.store, info, run.loss_kind) for info, run in zip(infos, runs)]
-        numbers.draw(rows, [r.name for r in runs], colors(runs), big=present)
-        if show_status and not present:
-            for info, run in zip(infos, runs):
-                status_line(eng, info, run, metrics=False)
-        lines = diagnoses(eng, infos, runs, compact=present)
         if present:
-            above = reserved + presenter.NUMBERS_ROW_H * (len(infos) - 1) + DIAGNOSIS_LINE_H * lines
-            ctx.scale, ctx.overview, ctx.screen = presenter.FONT_SCALE, True, presenter.SCREEN_H - above
+            left, right = st.columns([3, 2])
+            with left:
+                numbers.draw(rows, [r.name for r in runs], colors(runs), big=True)
+            with right:
+                found = diagnoses(eng, infos, runs, box=presenter.diagnoses_h(len(infos)))
+            tall = presenter.diagnoses_h(len(infos)) if found else presenter.numbers_h(len(infos))
+            blocks = [*above, *([presenter.TRANSPORT_H] if bar else []), tall]
+            ctx.scale, ctx.overview, ctx.screen = presenter.FONT_SCALE, True, presenter.charts_screen(blocks)
+        else:
+            numbers.draw(rows, [r.name for r in runs], colors(runs))
+            if show_status:
+                for info, run in zip(infos, runs):
+                    status_line(eng, info, run, metrics=False)
+            diagnoses(eng, infos, runs)
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)
         if live and not any(is_active(i) for i in infos):
@@ -160,10 +165,10 @@ def _try_fix(eng, run_id: str, fix: dict, label: str) -> None:
     state.show([run_id, new_id], "live")
 
 
-def diagnoses(eng, infos, runs, compact: bool = False) -> int:
+def diagnoses(eng, infos, runs, box: int | None = None) -> int:
     """The diagnosis events of the runs (the newest per rule), each with its fix when there is one;
-    returns how many lines they take when `compact` (presenter mode: each a one-line expander, and
-    beyond DIAGNOSIS_LINES they scroll in a box of that height so the charts stay on screen)."""
+    returns how many there are. With `box` (presenter mode) each is folded to a one-line expander, and
+    when they need more than `box` px they scroll inside a box that tall, so the charts stay on screen."""
     found = []
     for info, run in zip(infos, runs):
         newest = {}
@@ -174,7 +179,8 @@ def diagnoses(eng, infos, runs, compact: bool = False) -> int:
     message = st.session_state.pop(FIX_ERROR, None)
     if message:
         st.error(message)
-    box = st.container(height=DIAGNOSIS_LINES * DIAGNOSIS_LINE_H) if compact and len(found) > DIAGNOSIS_LINES else st
+    compact = box is not None
+    box = st.container(height=box) if compact and len(found) * presenter.DIAGNOSIS_LINE_H > box else st
     for info, run, e in sorted(found, key=lambda t: t[2].step):
         data = e.data or {}
         title = data.get("title") or e.message
@@ -196,4 +202,4 @@ def diagnoses(eng, infos, runs, compact: bool = False) -> int:
                     help="Continue this run from its current weights with the suggested settings, "
                     "as a new run shown beside it.",
                 )
-    return min(len(found), DIAGNOSIS_LINES) if compact else 0
+    return len(found)

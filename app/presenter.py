@@ -8,24 +8,54 @@ by the pages.
 
     if state.presenting():
         presenter.style()                                   # once per run, before anything is drawn
-        ctx.scale, ctx.overview, ctx.screen = FONT_SCALE, True, SCREEN_H - LIVE_RESERVED   # app/chart_grid.py fits the rows
+        ctx.scale, ctx.overview = FONT_SCALE, True
+        ctx.screen = charts_screen([HEADER_H, TRANSPORT_H, numbers_h(1)])  # app/chart_grid.py fits the rows
 """
 
 from __future__ import annotations
 
 import html
+import math
 
 import streamlit as st
 
 FONT_SCALE = 1.5  # chart titles, ticks, axis titles and legends, against the normal page
-SCREEN_H = 1080  # px: the projector the layout is sized for (the browser in full-screen mode)
-# px above the charts, measured in Chromium at 1920x1080 with one run: the header row, the
-# transport bar, the big numbers and two one-line diagnoses (tests/browser/test_classroom.py
-# checks that the page then fits)
-LIVE_RESERVED = 215
-NUMBERS_ROW_H = 44  # px per further run in the big numbers table
-LESSON_RESERVED = 330  # the header row, the question, and the transport bar or the "verdict comes" line
-BANNER_H = 110  # the verdict banner (two lines of 32 px type) and its gap
+# px, measured in Chromium at 1920x1080 (tests/browser/test_classroom.py checks that pages then fit)
+SCREEN_H = 1080  # the projector the layout is sized for (the browser in full-screen mode)
+PAD = 18  # the page's padding, top and bottom together
+GAP = 16  # between two blocks (Streamlit's gap)
+HEADER_H = 42  # the header row: view switch or question, glossary, Presenter toggle
+TRANSPORT_H = 42  # Pause / Step
+NUMBERS_HEAD_H, NUMBERS_ROW_H = 24, 50  # the big numbers: headings, one row per run
+DIAGNOSIS_LINE_H = 58  # one diagnosis folded to a line, gap included
+BANNER_CHARS = 135  # characters of a 32 px line across the screen (measured: about 150)
+QUESTION_CHARS = 90  # characters of a 30 px line in the header's wide column
+
+
+def numbers_h(runs: int) -> int:
+    """Height of the big numbers table for this many runs."""
+    return NUMBERS_HEAD_H + NUMBERS_ROW_H * runs
+
+
+def diagnoses_h(runs: int) -> int:
+    """Height of the box of one-line diagnoses beside the numbers: as tall as they are, two lines at least."""
+    return max(numbers_h(runs), 2 * DIAGNOSIS_LINE_H + 18)
+
+
+def banner_h(text: str) -> int:
+    """Height of a verdict banner holding `text`."""
+    return 24 + 40 * max(1, math.ceil(len(text) / BANNER_CHARS))
+
+
+def question_h(text: str) -> int:
+    """Height of the header row when it holds a lesson's question."""
+    return max(HEADER_H, 38 * math.ceil(len(text) / QUESTION_CHARS))
+
+
+def charts_screen(blocks) -> int:
+    """Px left for the charts (pickers included) under blocks of these heights, each followed by a gap."""
+    return SCREEN_H - PAD - sum(h + GAP for h in blocks)
+
 
 _CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],

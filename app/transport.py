@@ -54,11 +54,11 @@ def _try(action, run_id: str, *args):
         return None
 
 
-def bar(jobs, infos, key: str) -> None:
-    """Pause or Resume, Step 1, Step 10, and where the runs stand; nothing when no shown run trains here."""
+def bar(jobs, infos, key: str) -> bool:
+    """Pause or Resume, Step 1, Step 10, and where the runs stand; nothing (False) when no shown run trains here."""
     run_ids = [i.id for i in infos if jobs.is_live(i.id)]
     if not run_ids or state.hidden("pause"):
-        return
+        return False
     statuses = [jobs.status(r) for r in run_ids]
     paused = all(s == "paused" for s in statuses)
     cols = st.columns([1.15, 1, 1.1, 6], vertical_alignment="center")
@@ -78,6 +78,7 @@ def bar(jobs, infos, key: str) -> None:
     message = st.session_state.pop(MESSAGE, None)
     if message:
         st.error(message)
+    return True
 
 
 def _where(jobs, infos, run_ids: list[str], paused: bool) -> str:

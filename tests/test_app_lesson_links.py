@@ -118,5 +118,6 @@ def test_presenter_lesson_shows_the_question_first_and_the_verdict_as_a_banner(m
     order = [m.value for m in at.markdown]
     banner = next(i for i, v in enumerate(order) if "rnnlab-verdict" in v)
     question = next(i for i, v in enumerate(order) if "What does clipping do" in v)
-    assert banner < question  # the verdict on top, then the question, then the charts
+    numbers = next(i for i, v in enumerate(order) if "rnnlab-numbers" in v)
+    assert question < banner < numbers  # the question on top, the verdict under it, then numbers and charts
     assert at.query_params["present"] == "1" and at.query_params["lesson"] == "tiny-clip"

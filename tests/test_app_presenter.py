@@ -42,9 +42,6 @@ def fonts(layout: dict) -> dict[str, float]:
     found = {"font": layout.get("font", {}).get("size", base.font.size),
              "title": layout["title"].get("font", {}).get("size", base.title.font.size),
              "legend": layout["legend"].get("font", {}).get("size", base.font.size)}
-    sub = layout["title"].get("subtitle", {}).get("font", {}).get("size")
-    if sub:
-        found["subtitle"] = sub
     for i, note in enumerate(layout.get("annotations", ())):
         found[f"note{i}"] = note.get("font", {}).get("size", found["font"])
     return found
@@ -58,6 +55,7 @@ def test_enlarge_makes_every_font_at_least_one_and_a_half_times_as_large(chart):
     before = fonts(json.loads(fit(plain, half=False).to_json())["layout"])
     after = fonts(json.loads(enlarge(fit(big, half=False), 1.5).to_json())["layout"])
     assert before.keys() == after.keys()
+    assert not json.loads(big.to_json())["layout"]["title"].get("subtitle", {}).get("text")  # dropped when enlarged
     for name, size in before.items():
         assert after[name] >= 1.5 * size - 0.5, (chart, name, size, after[name])  # rounded to whole px
 

@@ -62,9 +62,10 @@ def log_ticks(fig) -> None:
 def enlarge(fig, k: float):
     """Every font of the figure `k` times as large (presenter mode), its margins grown to match.
 
-    Fonts a builder set on its own (legend, subtitle, reference-line labels) are scaled from their
-    size; the rest inherit the template's, which is scaled. The figure's height stays: the plot
-    area gives up what the larger margins take.
+    Fonts a builder set on its own (legend, reference-line labels) are scaled from their size; the
+    rest inherit the template's, which is scaled. The subtitle (what the line styles mean) goes:
+    the legend names the lines, and the plot needs the height. The figure's height stays: the
+    plot area gives up what the larger margins take.
     """
     if k == 1:
         return fig
@@ -72,8 +73,9 @@ def enlarge(fig, k: float):
     lay.font.size = round(TEMPLATE.layout.font.size * k)
     lay.title.font.size = round(TEMPLATE.layout.title.font.size * k)
     lay.legend.font.size = round((lay.legend.font.size or TEMPLATE.layout.font.size) * k)
-    if lay.title.subtitle.font.size:
-        lay.title.subtitle.font.size = round(lay.title.subtitle.font.size * k)
+    subtitle = bool(lay.title.subtitle.text)
+    if subtitle:  # enlarged for a projector, the plot needs the row more: the legend says what the lines are
+        lay.title.subtitle.text = ""
     for note in fig._layout.get("annotations", ()):  # plain dicts (see log_ticks)
         if note.get("font", {}).get("size"):
             note["font"]["size"] = round(note["font"]["size"] * k)
@@ -86,8 +88,8 @@ def enlarge(fig, k: float):
             lay[axis].automargin = True  # wider tick labels push the title right rather than off the figure
     margin = lay.margin
     margin.l = round((margin.l or 75) * k) + (round(12 * k) if broke else 0)
-    margin.b = round((margin.b or 60) * k)
-    margin.t = (margin.t or 60) + round(TEMPLATE.layout.title.font.size * (k - 1)) + 4  # the title grew, not the band
+    margin.b = (margin.b or 60) + round(TEMPLATE.layout.font.size * (k - 1) * 2)  # tick labels and axis title grew
+    margin.t = (margin.t or 60) - (20 if subtitle else 0) + round(TEMPLATE.layout.title.font.size * (k - 1)) + 4
     return fig
 
 
