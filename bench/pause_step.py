@@ -114,7 +114,7 @@ def measure(url: str, repeat: int) -> dict[str, list[float]]:
             if has_step:
                 page.wait_for_timeout(500)
                 k = step_shown(page)
-                out["step 1"].append(clicked(page, "Step 1", lambda: step_shown(page) == k + 1
+                out["step 1"].append(clicked(page, "Step 1", lambda k=k: step_shown(page) == k + 1
                                              and page.evaluate(NEWEST) == k))
             out["resume"].append(clicked(page, "Resume", lambda: page.get_by_text(
                 re.compile(r"· running · step")).count() > 0))

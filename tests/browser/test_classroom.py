@@ -155,8 +155,8 @@ def test_step_1_advances_every_shown_run_by_exactly_one_step(screen: Page, app_u
 def test_a_lessons_link_shows_it_before_it_runs(screen: Page, app_url):
     screen.goto(f"{app_url}/lessons?lesson=exploding-gradients")
     ready(screen)
-    expect(screen.get_by_text("Why does my vanilla RNN suddenly blow up")).to_be_visible()
-    expect(screen.get_by_text("What to look for:")).to_be_visible()
+    expect(screen.get_by_text("Why does my vanilla RNN suddenly blow up")).to_be_visible(timeout=60_000)
+    expect(screen.get_by_text("What to look for:")).to_be_visible(timeout=60_000)
     expect(screen.get_by_role("button", name="Run this lesson")).to_be_visible(timeout=60_000)  # widgets load late
     expect(screen.locator("[data-testid='stPlotlyChart']")).to_have_count(0)
     assert "runs=" not in screen.url and "lesson=exploding-gradients" in screen.url
@@ -166,7 +166,7 @@ def test_presenter_lesson_gives_its_verdict_as_a_banner_in_the_top_third(screen:
     screen.goto(f"{app_url}/lessons?lesson=exploding-gradients&size=small&run=1&present=1")
     ready(screen)
     no_sidebar_no_settings(screen)
-    expect(screen.get_by_text("Why does my vanilla RNN suddenly blow up")).to_be_visible()
+    expect(screen.get_by_text("Why does my vanilla RNN suddenly blow up")).to_be_visible(timeout=60_000)
     banner = screen.locator(".rnnlab-verdict")
     expect(banner).to_be_visible(timeout=600_000)
     ready(screen)
