@@ -29,7 +29,8 @@ def dialog(page: str) -> None:
     """Checkboxes for presenter mode, the shown runs and every hideable control and setting; the link under them."""
     values = controls.current()
     st.caption("The link opens this page with the current settings and seed. Tick what the class should not "
-               "see: a hidden setting keeps its value from the link.")
+               "see: a hidden setting keeps its value from the link. The copy button is at the link's right.")
+    shown_link = st.empty()  # filled last, from the boxes below, but shown first
     top = st.columns(2)
     present = top[0].checkbox("Presenter mode (no sidebar, large type)", value=state.presenting(), key=KEY + "present")
     runs = state.shown_runs()
@@ -48,5 +49,4 @@ def dialog(page: str) -> None:
                 hide.add(f.name)
     lesson = state.open_lesson() if page == "lessons" else None
     query = state.share_query(values, hide, present, runs if with_runs else (), lesson)
-    st.markdown("**The link** (the copy button is at its right)")
-    st.code(state.link(state.app_url(), PATHS.get(page, ""), query), language=None, wrap_lines=True)
+    shown_link.code(state.link(state.app_url(), PATHS.get(page, ""), query), language=None, wrap_lines=True)

@@ -177,3 +177,20 @@ def test_big_numbers_are_the_stores_recent_values():
     for figure in (math.exp(loss.mean()), math.exp(val), norm.mean(), store.scalars(run_id, "lr")[1][-1]):
         assert f"{figure:.4g}" in table, (figure, table)
     assert "30 / 30" in table
+
+
+def test_share_dialog_builds_the_link_from_its_boxes():
+    at = app({**TINY, "seed": "3"}).run()
+    at.button(key="share-open").click().run()
+    no_exceptions(at)
+    (link,) = [c.value for c in at.code]
+    assert "seed=3" in link and "hidden_size=8" in link and "_hide" not in link and "present" not in link
+    # AppTest reruns the whole script, which closes the dialog: tick the boxes through their state, open again
+    for key in ("share-present", "share-start", "share-f-lr"):
+        at.session_state[key] = True
+    at.button(key="share-open").click().run()
+    (link,) = [c.value for c in at.code]
+    query = dict(p.split("=", 1) for p in link.split("?", 1)[1].split("&"))
+    assert query["present"] == "1" and query["start_hide"] == "1" and query["lr_hide"] == "1"
+    assert query["seed"] == "3" and query["hidden_size"] == "8"
+    assert {k for k in query if k.endswith("_hide")} == {"start_hide", "lr_hide"}
