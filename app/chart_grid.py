@@ -23,7 +23,7 @@ import streamlit as st
 
 from app import charts
 from app.charts import RunSeries
-from app.charts.fit import fit
+from app.charts.fit import enlarge, fit
 from app.charts.spectrum import GATES
 from engine.evaluation import FULL_LOSS, FULL_PPL
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
@@ -47,6 +47,9 @@ QUIET_EVENTS = ("eval",)  # listed only on request: one per evaluation
 TALL = ("eig",)  # figure keys drawn taller: the complex plane is square
 VIEW_ORDER = ("Training", "Difference", "Gradients", "Spectrum", "Health", "Text & events")
 COMPARE_ONLY = ("Difference",)  # views that need several runs
+MIN_HEIGHT = 240  # px: a figure fitted to the screen keeps at least this (1.5x fonts leave little plot below)
+ROW_GAP = 16  # px between rows of figures (Streamlit's block gap)
+PICKERS_H = 58  # px of the row of pickers fitted to a screen (boxes without labels), gap included
 
 
 @dataclass
@@ -62,6 +65,9 @@ class Ctx:
     reference: str | None = None  # compare: the run the differences are taken against
     picks: dict = field(default_factory=dict)  # picker values: param, layer, gate, eig_step, diff_series
     per_row: int = 2  # charts side by side (1 in a narrow column, e.g. beside a lesson's explanation)
+    scale: float = 1.0  # font scale of the figures (presenter mode: 1.5)
+    screen: int | None = None  # px the pickers and every row of figures must fit in (presenter mode), else free
+    overview: bool = False  # one figure per chart: overlays, not a figure per run as well (presenter mode)
 
 
 def plot(fig, key: str) -> None:
@@ -107,11 +113,13 @@ def _pick(ctx: Ctx, name: str, label: str, options: list, fmt=str, help: str | N
     k = f"{ctx.key}-pick-{name}"
     if options and st.session_state.get(k) not in options:
         st.session_state[k] = first if first in options else options[0]
-    ctx.picks[name] = st.selectbox(label, options, key=k, format_func=fmt, help=help) if options else None
+    shown = "collapsed" if ctx.screen is not None else "visible"  # fitted to a screen: every row counts
+    ctx.picks[name] = st.selectbox(label, options, key=k, format_func=fmt, help=help,
+                                   label_visibility=shown) if options else None
 
 
-def pickers(ids: tuple, runs: list[RunSeries], ctx: Ctx) -> None:
-    """Draw the pickers the charts in `ids` need, in one row."""
+def pickers(ids: tuple, runs: list[RunSeries], ctx: Ctx) -> bool:
+    """Draw the pickers the charts in `ids` need, in one row; False when they need none."""
     needed = {p for c in ids for p in CHARTS[c].pickers}
     wanted = []
     if "param" in needed:
@@ -126,7 +134,7 @@ def pickers(ids: tuple, runs: list[RunSeries], ctx: Ctx) -> None:
         wanted.append(("diff_series", "difference of", [s.name for s in DIFF_SERIES if s.name in have], str, None))
         wanted.append(("reference", "against the run", list(names), names.get, "Differences are taken against it."))
     if not wanted:
-        return
+        return False
     cols = st.columns(max(3, len(wanted)))
     for col, (name, label, options, fmt, help_) in zip(cols, wanted):
         with col:
@@ -136,6 +144,7 @@ def pickers(ids: tuple, runs: list[RunSeries], ctx: Ctx) -> None:
             _pick(ctx, name, label, options, fmt, help_, first=ctx.reference if name == "reference" else None)
     if "reference" in ctx.picks:
         ctx.reference = ctx.picks["reference"]
+    return True
 
 
 def _gate_name(g: str) -> str:
@@ -148,8 +157,10 @@ def _gate_name(g: str) -> str:
 def _grad_hist(runs, ctx):
     param = ctx.picks.get("param")
     figs = []
-    if ctx.mode == "compare" and len(runs) > 1 and param:
+    if (ctx.mode == "compare" or ctx.overview) and len(runs) > 1 and param:
         figs.append(("overlay", charts.grad_histogram_overlay(runs, param, GRAD_HIST_EDGES)))
+        if ctx.overview:
+            return figs
     return figs + charts.grad_histograms(runs, str(param), GRAD_HIST_EDGES)  # several runs: one colour scale
 
 
@@ -178,7 +189,10 @@ def _eigen(runs, ctx):
 
 def _reach(runs, ctx):
     layer = ctx.picks.get("layer") or 0
-    return [("profile", charts.reach_profile_figure(runs, layer)), *charts.reach_heatmaps(runs, layer)]
+    figs = [("profile", charts.reach_profile_figure(runs, layer))]
+    if ctx.overview and len(runs) > 1:
+        return figs
+    return figs + charts.reach_heatmaps(runs, layer)
 
 
 def _weight_params(runs) -> list[str] | None:
@@ -225,12 +239,26 @@ def figures(ids, runs: list[RunSeries], ctx: Ctx) -> list[tuple[str, object, boo
     for chart in (CHARTS[c] for c in ids if CHARTS[c].build is not None):
         for suffix, fig in chart.build(runs, ctx):
             wide = chart.wide or ctx.per_row == 1
-            out.append((f"{ctx.key}-{chart.id}-{suffix}", fit(fig, half=not wide, tall=suffix in TALL), wide))
+            # fitted to the screen (presenter) the legend stays on the right: width is what a wide screen has spare
+            fig = fit(fig, half=not wide and ctx.screen is None, tall=suffix in TALL)
+            out.append((f"{ctx.key}-{chart.id}-{suffix}", enlarge(fig, ctx.scale), wide))
     return out
 
 
-def rows(figs: list[tuple[str, object, bool]]) -> list[list]:
-    """Group figures into rows: two half-width ones, or one wide one."""
+def per_row(figs: list, ctx: Ctx) -> int:
+    """Figures side by side: two, or three when fitting more than four to the screen."""
+    return 3 if ctx.screen is not None and len(figs) > 4 else 2
+
+
+def fit_screen(figs: list, grid: list[list], screen: int) -> None:
+    """Give every figure the same height, so that the rows of `grid` fill `screen` px (presenter mode)."""
+    h = max(MIN_HEIGHT, screen // max(1, len(grid)) - ROW_GAP)
+    for _, fig, _ in figs:
+        fig.layout.height = h
+
+
+def rows(figs: list[tuple[str, object, bool]], n: int = 2) -> list[list]:
+    """Group figures into rows: `n` narrow ones, or one wide one."""
     out, row = [], []
     for item in figs:
         if item[2]:
@@ -239,18 +267,23 @@ def rows(figs: list[tuple[str, object, bool]]) -> list[list]:
             row = []
             continue
         row.append(item)
-        if len(row) == 2:
+        if len(row) == n:
             out.append(row)
             row = []
     return out + ([row] if row else [])
 
 
 def draw(ids, runs: list[RunSeries], ctx: Ctx, texts: dict | None = None) -> None:
-    """Pickers, then the figures two to a row (wide ones alone), then samples and events when asked for."""
+    """Pickers, then the figures two (or three) to a row (wide ones alone), then samples and events when asked for."""
     ids = tuple(ids)
-    pickers(ids, runs, ctx)
-    for row in rows(figures(ids, runs, ctx)):
-        cols = st.columns(1 if row[0][2] else 2)
+    picked = pickers(ids, runs, ctx)
+    figs = figures(ids, runs, ctx)
+    n = per_row(figs, ctx)
+    grid = rows(figs, n)
+    if ctx.screen is not None:
+        fit_screen(figs, grid, ctx.screen - (PICKERS_H if picked else 0))
+    for row in grid:
+        cols = st.columns(1 if row[0][2] else n)
         for col, (key, fig, _) in zip(cols, row):
             with col:
                 plot(fig, key)

@@ -1,7 +1,8 @@
 """The run-settings form, generated from RunConfig's field declarations (engine/config.py FIELDS).
 
 One widget per field, grouped as FIELDS groups them, labelled with the field's unit and helped
-by its one-line help. Widgets take no min/max: a value out of range is allowed into the form so
+by its one-line help; a field is drawn only where it applies (its `when`, e.g. momentum with
+SGD) and unless a classroom link hid it (`<field>_hide=1`), and it keeps its value either way. Widgets take no min/max: a value out of range is allowed into the form so
 that RunConfig can say what is wrong, next to the field, and Start stays disabled.
 
     values, errors = config_form()      # {field: value}, {field: reason}
@@ -116,12 +117,34 @@ def config_errors(values: dict) -> dict[str, str]:
     return lenient(values, UI_DEFAULT)[1]
 
 
-def config_form(disabled: bool = False) -> tuple[dict, dict[str, str]]:
-    """Draw every field, grouped; show each error under its field. Returns (values, errors)."""
-    slots, values = {}, {}
+def current() -> dict:
+    """Every field's value as the form holds it now (the dashboard's default for one never drawn)."""
+    return {f.name: st.session_state.get(key(f.name), default(f.name)) for f in FIELDS}
+
+
+def shown_fields(values: dict, hidden=frozenset(), errors=()) -> list[Field]:
+    """The fields the form draws: those that apply to the other values (Field.when) and that no link
+    hid (<field>_hide=1), plus any with an error, which must be fixable where it is reported."""
+    return [f for f in FIELDS if f.name in errors or (f.name not in hidden and f.applies(values))]
+
+
+def config_form(disabled: bool = False, hidden=frozenset()) -> tuple[dict, dict[str, str]]:
+    """Draw the fields that apply and are not hidden, grouped; show each error under its field.
+
+    Returns (values, errors) over every field: one not drawn keeps its value (from the URL, or
+    from before it stopped applying), so a hidden setting still reaches the run.
+    """
+    for f in FIELDS:  # every field holds a value, drawn or not (a field never drawn: the default)
+        st.session_state.setdefault(key(f.name), default(f.name))
+    values = current()
+    shown = shown_fields(values, hidden, config_errors(values))
+    slots = {}
     for group in GROUPS:
+        fields = [f for f in shown if f.group == group]
+        if not fields:
+            continue
         with st.expander(GROUP_TITLES.get(group, group), expanded=group in OPEN_GROUPS):
-            for f in (f for f in FIELDS if f.group == group):
+            for f in fields:
                 values[f.name] = field_widget(f, disabled)
                 slots[f.name] = st.empty()
                 if f.name == "corpus":  # the uploader sits under the corpus field

@@ -1,35 +1,84 @@
-"""What every page shares: the sidebar (shown runs, the settings form, Start and Compare).
+"""What every page shares: the sidebar (shown runs, the settings form, Start and Compare) and the
+header row (title, glossary, "Share for class", the Presenter toggle).
 
-Each page calls `begin(page)` first. The sidebar is drawn by the pages rather than by the
-router because AppTest loses the router's elements on every page but the default one; the
-widgets keep their values across pages anyway (state.keep_widget_values, persist_state).
+Each page calls `begin(page)` first, then `header(title)`. The sidebar is drawn by the pages
+rather than by the router because AppTest loses the router's elements on every page but the
+default one; the widgets keep their values across pages anyway (state.keep_widget_values,
+persist_state). In presenter mode (app/presenter.py) there is no sidebar: the settings keep the
+values they had (or the link gave them) and nothing to change them is drawn.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import controls, starting, state, store_problem
+from app import controls, glossary, presenter, share, starting, state, store_problem
 from app.resources import Engine
 
 
-def begin(page: str) -> Engine:
-    """Follow a pending page switch, draw the sidebar, and return the engine."""
+def begin(page: str, first=None) -> Engine:
+    """Follow a pending page switch, draw the sidebar (unless presenting), and return the engine.
+
+    `first(eng)` runs before the sidebar is drawn: what it changes of the shown runs, the sidebar
+    shows (a lesson link's run=1 starts the lesson there).
+    """
     state.follow_goto(page)
     state.keep_widget_values()
     state.read_url_once()
     eng = store_problem.engine_or_stop()
+    if first is not None:
+        first(eng)
+    runs = eng.store.runs()
+    _drop_deleted_runs(runs)
+    if state.presenting():
+        presenter.style()
+        _warnings()  # a link's ignored values, on the page itself (there is no sidebar)
+        values = controls.current()
+    else:
+        values = _sidebar(eng, runs)
+    state.write_url(values, page)
+    return eng
+
+
+def _sidebar(eng: Engine, runs) -> dict:
+    """Shown runs, the settings that apply and are not hidden, Start and Compare; -> the settings' values."""
+    hidden = state.hidden_names()
     with st.sidebar:
         _warnings()
-        run_picker(eng)
+        run_picker(runs)
         st.subheader("New run", divider="gray")
         actions = st.container()
-        values, errors = controls.config_form()
-        with actions:
-            starting.start_button(eng, values, errors)
-        starting.compare_form(eng, values, errors)
-    state.write_url(values)
-    return eng
+        values, errors = controls.config_form(hidden=hidden)
+        if "start" not in hidden:
+            with actions:
+                starting.start_button(eng, values, errors)
+        if "compare" not in hidden:
+            starting.compare_form(eng, values, errors)
+    return values
+
+
+def header(title: str, page: str):
+    """The page title, then the glossary, the share dialog and the Presenter toggle; returns the title's
+    column, which is empty when presenting (the Live page puts its view switch there, a lesson its question)."""
+    present = state.presenting()
+    left, right = st.columns([1.4, 2] if not present else [3, 1], vertical_alignment="center")
+    if not present:
+        left.title(title, anchor=False)
+    with right:
+        cols = st.columns([1.1, 1.5, 1.2] if not present else [0.01, 1, 1], vertical_alignment="center")
+        with cols[0 if not present else 1]:
+            glossary.popover()
+        if not present:
+            with cols[1]:
+                share.button(page)
+        with cols[2]:
+            st.toggle(
+                "Presenter",
+                key=state.PRESENT_KEY,
+                help="For a projector: no sidebar and no settings, large type, charts that fit one "
+                "1920x1080 screen. The link keeps it (present=1).",
+            )
+    return left
 
 
 def _warnings() -> None:
@@ -39,15 +88,20 @@ def _warnings() -> None:
         st.button("Dismiss", key="dismiss_url_warnings", on_click=state.dismiss_url_warnings)
 
 
-def run_picker(eng: Engine) -> list[str]:
+def _drop_deleted_runs(runs) -> None:
+    """Forget shown runs that were deleted meanwhile (before anything reads them)."""
+    current = st.session_state.get(state.RUNS_KEY)
+    if current:
+        known = {r.id for r in runs}
+        if any(r not in known for r in current):
+            st.session_state[state.RUNS_KEY] = [r for r in current if r in known]
+
+
+def run_picker(runs) -> list[str]:
     """The shown runs: every stored run can be picked; app/state.py keeps the choice in the URL (?runs=)."""
-    runs = eng.store.runs()
     options = [r.id for r in runs]
     # the picker stores its choice as display text, so the text must not change with the status
     names = {r.id: f"{r.label or r.id} · {r.id[-4:]}" for r in runs}
-    current = st.session_state.get(state.RUNS_KEY)
-    if current is not None and any(r not in names for r in current):  # deleted meanwhile
-        st.session_state[state.RUNS_KEY] = [r for r in current if r in names]
     return st.multiselect(
         "Shown runs",
         options,

@@ -1,32 +1,107 @@
-"""The Lessons page's parts: the lesson cards, and one lesson's runs, explanation and verdict."""
+"""The Lessons page's cards, and starting a lesson at a size.
+
+Each card says what the lesson asks and shows, which reference it is based on (with the
+reference's title), how long it takes at class size, and offers Run (class size), full size,
+its own page (before it runs) and a link to that page: `/lessons?lesson=<id>`, with `&run=1`
+to start it at once.
+
+The lessons package is being extended (sizes "small" / "class" / "full", per-lesson timings,
+reference titles); until that lands, everything it adds is read with getattr and a plain
+fallback: without SIZES a lesson has the sizes "small" and "full" (class size is full size).
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+import inspect
+import math
+
 import streamlit as st
 
-from app import live_view, state
-from app.status import is_active
+from app import state
 from engine import lessons
 
 ERROR_KEY = "_lesson_error"
 
 
-def _run(eng, lesson_id: str) -> None:
-    """Callback: start the lesson's group and show it here."""
+def sizes() -> tuple[str, ...]:
+    """The sizes a lesson can run at."""
+    return tuple(getattr(lessons, "SIZES", ("small", "full")))
+
+
+def class_size() -> str:
+    """The size a classroom gets by default: "class" where the lessons have it, else "full"."""
+    return "class" if "class" in sizes() else "full"
+
+
+def based_on(lesson) -> str:
+    """'based on reference 000: <title>' (the lesson's own line), else the bare reference."""
+    line = getattr(lesson, "based_on", None)
+    return line if isinstance(line, str) and line else f"based on reference {lesson.reference}"
+
+
+def expected(lesson) -> str:
+    """'about 40 s at class size on two idle cores', or '' when the lesson has no measured time."""
+    seconds = getattr(lesson, "class_seconds", math.nan)
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        return ""
+    where = "at class size" if class_size() == "class" else "at full size"
+    return f"about {seconds:.0f} s {where} on two idle cores"
+
+
+def start(eng, lesson_id: str, size: str) -> list[str]:
+    """Submit the lesson's group at this size; -> run ids (raises what the lesson's config raises)."""
+    params = inspect.signature(lessons.start_lesson).parameters
+    takes_size = "size" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if takes_size:
+        _, run_ids = lessons.start_lesson(lesson_id, eng.jobs, size=size)
+    else:  # the lessons package before sizes: small or full
+        _, run_ids = lessons.start_lesson(lesson_id, eng.jobs, small=size == "small")
+    return run_ids
+
+
+def run(eng, lesson_id: str, size: str, page: str | None = "lessons") -> None:
+    """Callback: start the lesson and show its page with its runs (switching to `page` when given)."""
     try:
-        _, run_ids = lessons.start_lesson(lesson_id, eng.jobs)
+        run_ids = start(eng, lesson_id, size)
     except Exception as e:  # the lesson's own config may be refused
         st.session_state[ERROR_KEY] = f"Could not start {lesson_id}: {type(e).__name__}: {e}"
         return
-    state.show(run_ids, "lessons")
+    state.set_lesson(lesson_id)
+    state.show(run_ids, page)
 
 
-def cards(eng) -> None:
-    """One card per lesson: title, question, what you will see, reference, Run."""
+def errors() -> None:
+    """The last failed start, once."""
     message = st.session_state.pop(ERROR_KEY, None)
     if message:
         st.error(message)
+
+
+def link(lesson_id: str, run_now: bool = False) -> str:
+    """The lesson's own link: its page before it runs (with run_now: started on opening)."""
+    return state.link(state.app_url(), "lessons", {"lesson": lesson_id, **({"run": "1"} if run_now else {})})
+
+
+def actions(eng, lesson, key: str) -> None:
+    """Run (class size), Run full size, and 'copy link' (its page, or started at once)."""
+    cols = st.columns([1.6, 1.3, 1.2], vertical_alignment="center")
+    size = class_size()
+    cols[0].button("Run this lesson", key=f"{key}-run-{lesson.id}", type="primary", icon=":material/play_arrow:",
+                   on_click=run, args=(eng, lesson.id, size), help=expected(lesson) or None)
+    if size != "full":
+        cols[1].button("full size", key=f"{key}-full-{lesson.id}", icon=":material/open_in_full:",
+                       on_click=run, args=(eng, lesson.id, "full"),
+                       help="The size the lesson's figures were first measured at: slower than class size.")
+    with cols[2].popover("copy link", icon=":material/link:"):
+        st.caption("This lesson's page, before it runs (the copy button is at the right):")
+        st.code(link(lesson.id), language=None)
+        st.caption("Started as soon as it opens:")
+        st.code(link(lesson.id, run_now=True), language=None)
+
+
+def cards(eng) -> None:
+    """One card per lesson: title, question, what you will see, reference, time, and its actions."""
+    errors()
     shown = list(lessons.LESSONS.values())
     for i in range(0, len(shown), 2):
         cols = st.columns(2)
@@ -35,15 +110,11 @@ def cards(eng) -> None:
                 st.markdown(f"#### {lesson.title}")
                 st.markdown(f"*{lesson.question}*")
                 st.markdown(f"**What you will see:** {lesson.what_to_see}")
-                st.caption(f"Runs: {', '.join(lesson.variants)} · reference {lesson.reference}")
-                st.button(
-                    "Run this lesson",
-                    key=f"lesson-run-{lesson.id}",
-                    type="primary",
-                    icon=":material/play_arrow:",
-                    on_click=_run,
-                    args=(eng, lesson.id),
-                )
+                facts = [f"Runs: {', '.join(lesson.variants)}", based_on(lesson), expected(lesson)]
+                st.caption(" · ".join(f for f in facts if f))
+                actions(eng, lesson, "lesson")
+                st.button("Open its page", key=f"lesson-open-{lesson.id}", type="tertiary",
+                          icon=":material/open_in_new:", on_click=state.set_lesson, args=(lesson.id,))
 
 
 def shown_lesson(infos):
@@ -52,48 +123,3 @@ def shown_lesson(infos):
     if len(ids) == 1 and None not in ids:
         return lessons.LESSONS.get(ids.pop())
     return None
-
-
-def verdict(eng, lesson, run_ids: list[str]) -> None:
-    """Whether the phenomenon showed, once every run has ended."""
-    key = f"verdict-{lesson.id}-{'|'.join(run_ids)}"
-    if key not in st.session_state:
-        try:
-            st.session_state[key] = lessons.check_lesson(lesson.id, eng.store, run_ids)
-        except Exception as e:
-            st.warning(f"The lesson's check failed: {type(e).__name__}: {e}")
-            return
-    v = st.session_state[key]
-    if v.showed:
-        st.success(f"**It showed.** {v.summary}", icon=":material/check_circle:")
-    else:
-        st.warning(f"**It did not show this time.** {v.summary}", icon=":material/help:")
-    if v.figures:
-        st.dataframe(
-            pd.DataFrame({"figure": list(v.figures), "value": list(v.figures.values())}),
-            hide_index=True,
-            width="stretch",
-        )
-
-
-def lesson_panel(eng, lesson, infos) -> None:
-    """The lesson's runs with the charts it names, its explanation beside them, and the verdict."""
-    run_ids = [i.id for i in infos]
-    st.subheader(lesson.title, anchor=False)
-    st.markdown(f"*{lesson.question}*  \n**What to look for:** {lesson.what_to_see}")
-    st.button("All lessons", key="lesson-back", icon=":material/arrow_back:", on_click=state.show, args=([],))
-    left, right = st.columns([3, 1.1])
-    with right:
-        with st.container(border=True):
-            st.markdown(lesson.explanation)
-            st.caption(f"Reference: {lesson.reference}")
-        if any(is_active(i) for i in infos):
-            st.info("The verdict comes when every run has ended.", icon=":material/hourglass_top:")
-        else:
-            verdict(eng, lesson, run_ids)
-    with left:
-        names = live_view.legend_labels(infos)
-        ref = next((i.id for i in infos if names.get(i.id) == lesson.reference_run), run_ids[0])
-        key = live_view.selection_key("lesson", run_ids)
-        ctx = live_view.Ctx(key=key, mode="compare", following=True, reference=ref, per_row=1)
-        live_view.panel(eng, run_ids, tuple(lesson.charts), ctx)

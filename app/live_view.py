@@ -16,8 +16,9 @@ import hashlib
 
 import streamlit as st
 
-from app import chart_grid, charts, resources, series, state
+from app import chart_grid, charts, numbers, presenter, resources, series, state, transport
 from app.chart_grid import Ctx
+from app.charts.base import colors
 from app.fork_control import fork_from_step
 from app.status import is_active, status_line
 from engine.config import FIELDS, ConfigError, parse_value
@@ -32,19 +33,17 @@ def selection_key(page: str, run_ids: list[str]) -> str:
     return f"{page}-{hashlib.sha1('|'.join(run_ids).encode()).hexdigest()[:8]}"
 
 
-def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
-    """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle."""
+def toolbar(page: str, views: dict, key: str, slot=None) -> tuple[str, Ctx]:
+    """View switch (kept in the URL), window, per-batch curves and the Live/Pause toggle; presenting,
+    the view switch alone, in `slot` when given (the header's empty title column)."""
+    if state.presenting():
+        with slot if slot is not None else st.container():
+            view = _view_switch(views, key)
+        smoothing = float(st.session_state.get("smooth", charts.SMOOTHING))
+        return view or next(iter(views)), Ctx(key=page, mode=page, following=True, smoothing=smoothing)
     left, smooth_col, mid, right, far = st.columns([5, 1.8, 1.6, 1.3, 1.1], vertical_alignment="bottom")
     with left:
-        view = st.segmented_control(
-            "view",
-            list(views),
-            key=key,
-            bind="query-params",
-            default=next(iter(views)),
-            required=True,
-            label_visibility="collapsed",
-        )
+        view = _view_switch(views, key)
     with smooth_col:
         smoothing = st.slider(
             "smoothing",
@@ -81,6 +80,18 @@ def toolbar(page: str, views: dict, key: str) -> tuple[str, Ctx]:
     return view or next(iter(views)), ctx
 
 
+def _view_switch(views: dict, key: str) -> str | None:
+    return st.segmented_control(
+        "view",
+        list(views),
+        key=key,
+        bind="query-params",
+        default=next(iter(views)),
+        required=True,
+        label_visibility="collapsed",
+    )
+
+
 def legend_labels(infos) -> dict[str, str]:
     """Legend text per run: the runs' own names when each has a different one, else the settings that differ."""
     if len(infos) < 2:
@@ -111,11 +122,15 @@ def _parsed(config: dict) -> dict:
     return out
 
 
-def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True) -> None:
-    """Status lines, diagnoses and the charts `ids` of the runs; refreshing while any is active."""
+def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = True,
+          above: tuple[int, ...] = (presenter.HEADER_H,)) -> None:
+    """Transport bar, big numbers, status lines, diagnoses and the charts `ids` of the runs; refreshing
+    while any is active. Presenting: no status lines, the numbers and one-line diagnoses side by side,
+    and the charts fitted to the screen under blocks `above` px tall (the page's, before the panel)."""
     live = any(is_active(i) for i in series.infos(eng.store, run_ids))
     ctx.following = live and ctx.following
     every = resources.refresh_seconds() if ctx.following else None
+    present = state.presenting()
 
     @st.fragment(run_every=every)
     def body():
@@ -125,10 +140,23 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
         runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
-        if show_status:
-            for info, run in zip(infos, runs):
-                status_line(eng, info, run)
-        diagnoses(eng, infos, runs)
+        bar = transport.bar(eng.jobs, infos, ctx.key)
+        rows = [numbers.figures(eng.store, info, run.loss_kind) for info, run in zip(infos, runs)]
+        if present:
+            left, right = st.columns([3, 2])
+            with left:
+                numbers.draw(rows, [r.name for r in runs], colors(runs), big=True)
+            with right:
+                found = diagnoses(eng, infos, runs, box=presenter.diagnoses_h(len(infos)))
+            tall = presenter.diagnoses_h(len(infos)) if found else presenter.numbers_h(len(infos))
+            blocks = [*above, *([presenter.TRANSPORT_H] if bar else []), tall]
+            ctx.scale, ctx.overview, ctx.screen = presenter.FONT_SCALE, True, presenter.charts_screen(blocks)
+        else:
+            numbers.draw(rows, [r.name for r in runs], colors(runs))
+            if show_status:
+                for info, run in zip(infos, runs):
+                    status_line(eng, info, run, metrics=False)
+            diagnoses(eng, infos, runs)
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)
         if live and not any(is_active(i) for i in infos):
@@ -151,8 +179,10 @@ def _try_fix(eng, run_id: str, data: dict) -> None:
     state.show([run_id, new_id], "live")
 
 
-def diagnoses(eng, infos, runs) -> None:
-    """The diagnosis events of the runs (the newest per rule), each with its fix when there is one."""
+def diagnoses(eng, infos, runs, box: int | None = None) -> int:
+    """The diagnosis events of the runs (the newest per rule), each with its fix when there is one;
+    returns how many there are. With `box` (presenter mode) each is folded to a one-line expander, and
+    when they need more than `box` px they scroll inside a box that tall, so the charts stay on screen."""
     found = []
     for info, run in zip(infos, runs):
         newest = {}
@@ -163,11 +193,15 @@ def diagnoses(eng, infos, runs) -> None:
     message = st.session_state.pop(FIX_ERROR, None)
     if message:
         st.error(message)
+    compact = box is not None
+    box = st.container(height=box) if compact and len(found) * presenter.DIAGNOSIS_LINE_H > box else st
     for info, run, e in sorted(found, key=lambda t: t[2].step):
         data = e.data or {}
         title = data.get("title") or e.message
-        with st.container(border=True):
-            st.markdown(f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}")
+        line = f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}"
+        with box.expander(line) if compact else box.container(border=True):
+            if not compact:
+                st.markdown(line)
             if data.get("explanation"):
                 st.markdown(data["explanation"])
             fix = data.get("fix") or {}
@@ -185,4 +219,6 @@ def diagnoses(eng, infos, runs) -> None:
                           "Run this run again from step 0 with the same seed and data order and the suggested "
                           "settings") + ", as a new run shown beside it.",
                 )
-    fork_from_step(eng, infos)
+    if not compact:  # presenting: the class watches, nobody forks
+        fork_from_step(eng, infos)
+    return len(found)

@@ -1,7 +1,8 @@
 """Controls of active runs: stop, pause and resume, and live changes of the learning rate and clipping.
 
 The dashboard never touches a model: each button posts a request through the JobManager, which
-the worker applies at its next step and records as an event (lr_change, clip_change, paused).
+the worker applies at its next step and records as an event (lr_change, clip_change, stopped).
+Pause, Resume and Step of the runs trained here are the transport bar's (app/transport.py).
 Runs trained by another process (the CLI) are shown but cannot be steered from here, except runs
 recorded by engine.watch in someone's own loop: their Pause and Stop leave a request in the store,
 which the loop reads in rec.after_step() (engine/store/requests.py).
@@ -66,9 +67,10 @@ def _request_buttons(store, info, cols) -> None:
     cols[3].caption("your own loop (watch): it obeys at its next rec.after_step(), within a second")
 
 
-def controls(jobs, infos, names: dict[str, str]) -> None:
-    """One row per active run: pause/resume, stop, and the lr/clipping editor."""
-    active = [i for i in infos if is_active(i)]
+def controls(jobs, infos, names: dict[str, str], hidden=frozenset()) -> None:
+    """One row per active run: stop and the lr/clipping editor, unless a link hid them (stop_hide, edit_hide);
+    for a run recorded by engine.watch, its Pause/Resume and Stop requests."""
+    active = [i for i in infos if is_active(i)] if not {"stop", "edit"} <= set(hidden) else []
     message = st.session_state.pop(MESSAGE, None)
     if message:
         st.error(message)
@@ -82,27 +84,11 @@ def controls(jobs, infos, names: dict[str, str]) -> None:
             else:
                 cols[1].caption("trained by another process: steer it there")
             continue
-        paused = jobs.status(info.id) == "paused"
-        with cols[1]:
-            if paused:
-                st.button(
-                    "Resume",
-                    key=f"ctl-resume-{info.id}",
-                    icon=":material/play_arrow:",
-                    on_click=_act,
-                    args=(jobs.resume, info.id),
-                )
-            else:
-                st.button(
-                    "Pause",
-                    key=f"ctl-pause-{info.id}",
-                    icon=":material/pause:",
-                    on_click=_act,
-                    args=(jobs.pause, info.id),
-                )
-        with cols[2]:
-            st.button(
+        # Pause, Resume and Step are the transport bar's, over the charts (app/transport.py)
+        if "stop" not in hidden:
+            cols[1].button(
                 "Stop", key=f"ctl-stop-{info.id}", icon=":material/stop:", on_click=_act, args=(jobs.stop, info.id)
             )
-        with cols[3]:
-            _edit_popover(jobs, info)
+        if "edit" not in hidden:
+            with cols[2]:
+                _edit_popover(jobs, info)

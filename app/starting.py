@@ -24,7 +24,7 @@ COMBINE = ("pairwise", "every combination")
 
 def current_values() -> dict:
     """The form's settings as the widgets hold them now."""
-    return {f.name: st.session_state.get(controls.key(f.name), controls.default(f.name)) for f in FIELDS}
+    return controls.current()
 
 
 def _start(eng) -> None:
@@ -214,13 +214,18 @@ def first_start(eng) -> None:
     errors = controls.config_errors(values)
     st.subheader("Watch a recurrent network learn")
     cfg = RunConfig(**{k: controls.default(k) if k in errors else v for k, v in values.items()})
-    st.markdown(
-        f"Ready to train: a **{cfg.cell}** with {cfg.hidden_size} hidden units, {cfg.max_steps:,} steps "
-        f"of {cfg.batch_size} sequences × {cfg.seq_len} characters from **{controls.describe(cfg).split('· ')[-1]}**, "
-        f"learning rate {cfg.lr:g}, clipping {cfg.clip}. Perplexity starts near the alphabet size and falls "
-        "as the network learns; change any setting in the sidebar first if you like."
-    )
-    start_button(eng, values, errors, key="start_first", label=f"Start: {controls.describe(cfg)}")
+    if not state.hidden("text"):
+        st.markdown(
+            f"Ready to train: a **{cfg.cell}** with {cfg.hidden_size} hidden units, {cfg.max_steps:,} steps "
+            f"of {cfg.batch_size} sequences × {cfg.seq_len} characters from "
+            f"**{controls.describe(cfg).split('· ')[-1]}**, learning rate {cfg.lr:g}, clipping {cfg.clip}. "
+            "Perplexity starts near the alphabet size and falls as the network learns; change any setting "
+            + ("in the sidebar first if you like." if not state.presenting() else "after leaving presenter mode.")
+        )
+    if state.hidden("start"):
+        st.caption("This link has no Start button (start_hide): pick a run to show, or ask whoever shared it.")
+    else:
+        start_button(eng, values, errors, key="start_first", label=f"Start: {controls.describe(cfg)}")
     recent = eng.store.runs(limit=6)
     if recent:
         st.markdown("**Or show a stored run**")

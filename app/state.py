@@ -3,9 +3,11 @@
 - The URL holds what a shared link must reproduce: the run settings as their differences from
   the dashboard's defaults (field names, values as RunConfig.to_query writes them), the shown
   runs as repeated `runs=` ids, and the Live and Compare views (`view=`, `cview=`: widgets bound
-  to the URL).
-- Session state holds the widgets' values ("cfg.<field>", "runs", ...) and one-shot requests
-  from callbacks ("_goto": a page to switch to).
+  to the URL). For a classroom (as TensorFlow Playground does): `present=1` (presenter mode),
+  `<name>_hide=1` for any setting of RunConfig and for the controls in CONTROLS, and on the
+  Lessons page `lesson=<id>` (that lesson's page), `run=1` (start it once) and `size=`.
+- Session state holds the widgets' values ("cfg.<field>", "runs", "present", ...) and one-shot
+  requests from callbacks ("_goto": a page to switch to).
 - The engine (store, jobs) lives in app/resources.py, shared by every session.
 
 The URL's settings and runs are read once per session, before the sidebar is drawn; values that
@@ -17,15 +19,34 @@ a run's label shows its status, which changes.)
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from app import controls
-from engine.config import FIELDS, lenient, parse_values
+from engine.config import FIELDS, format_value, lenient, parse_values
 
 RUNS_KEY = "runs"  # multiselect of shown runs; the URL's repeated ?runs=
+PRESENT_KEY = "present"  # the Presenter toggle; the URL's present=1
+LESSON_KEY = "lesson"  # the lesson open on the Lessons page; the URL's lesson=<id>
+SIZE_KEY = "lesson_size"  # the size a lesson link asks for; the URL's size=
+HIDE_KEY = "_hide"  # names hidden by the link's <name>_hide=1 flags (a frozenset)
+RUN_LESSON_KEY = "_run_lesson"  # the link's run=1: start the lesson once, then forget it
 GOTO_KEY = "_goto"
 WARNINGS_KEY = "_url_warnings"
-KEPT = ("cfg.", "cmp_")  # prefixes of widget keys whose values carry across pages (and RUNS_KEY)
+KEPT = ("cfg.", "cmp_")  # prefixes of widget keys whose values carry across pages
+KEPT_KEYS = (RUNS_KEY, PRESENT_KEY)  # ... and these widget keys
+TRUE = ("1", "true", "yes", "on")
+# controls that are not settings but can be hidden by a link too (<name>_hide=1), and what they are
+CONTROLS = {
+    "start": "Start (train one run)",
+    "compare": "Compare settings (start a group)",
+    "pause": "Pause, Resume and Step",
+    "stop": "Stop",
+    "edit": "live changes of lr and clipping",
+    "text": "explanations (a lesson's text, the first page's introduction)",
+}
+HIDEABLE = (*(f.name for f in FIELDS), *CONTROLS)  # every <name> a hide flag may name
 PAGES = {
     "live": "screens/live.py",
     "compare": "screens/compare.py",
@@ -36,7 +57,7 @@ PAGES = {
 
 
 def read_url_once() -> None:
-    """Seed the settings form from the URL the first time this session runs."""
+    """Seed the settings form, the shown runs and the classroom flags from the URL, the first time this session runs."""
     if st.session_state.get("_url_read"):
         return
     st.session_state["_url_read"] = True
@@ -55,7 +76,25 @@ def read_url_once() -> None:
     runs = st.query_params.get_all(RUNS_KEY)
     if runs:
         st.session_state[RUNS_KEY] = list(dict.fromkeys(runs))  # unknown ids are dropped by the picker
+    warnings += _read_classroom()
     st.session_state[WARNINGS_KEY] = warnings
+
+
+def _read_classroom() -> list[str]:
+    """Presenter mode, hide flags and the lesson request from the URL; warnings for flags that name nothing."""
+    q = st.query_params
+    flags = [k for k in q if k.endswith("_hide")]
+    hidden = {k[: -len("_hide")] for k in flags if q[k].strip().lower() in TRUE}
+    unknown = sorted(hidden - set(HIDEABLE))
+    st.session_state[HIDE_KEY] = frozenset(hidden & set(HIDEABLE))
+    st.session_state[PRESENT_KEY] = q.get("present", "").strip().lower() in TRUE
+    if q.get("lesson"):
+        st.session_state[LESSON_KEY] = q["lesson"]
+        st.session_state[RUN_LESSON_KEY] = q.get("run", "").strip().lower() in TRUE
+    if q.get("size"):
+        st.session_state[SIZE_KEY] = q["size"]
+    return [f"Ignored `{name}_hide` from the link: nothing called {name} can be hidden (settings, or one of "
+            f"{', '.join(CONTROLS)})." for name in unknown]
 
 
 def keep_widget_values() -> None:
@@ -65,7 +104,7 @@ def keep_widget_values() -> None:
     ones; given their value through session state before they are drawn, they start from it
     (persist_state alone hands it over one run late).
     """
-    for k in [k for k in st.session_state if isinstance(k, str) and (k == RUNS_KEY or k.startswith(KEPT))]:
+    for k in [k for k in st.session_state if isinstance(k, str) and (k in KEPT_KEYS or k.startswith(KEPT))]:
         st.session_state[k] = st.session_state[k]
 
 
@@ -84,8 +123,8 @@ def config_query(values: dict) -> dict[str, str]:
     return lenient(values, controls.UI_DEFAULT)[0].query_pairs(controls.UI_DEFAULT)
 
 
-def write_url(values: dict) -> None:
-    """Bring the URL's settings and runs in line with the sidebar, touching only what changed."""
+def write_url(values: dict, page: str = "") -> None:
+    """Bring the URL in line with the page: settings, shown runs, classroom flags; only what changed is touched."""
     runs = shown_runs()
     if st.query_params.get_all(RUNS_KEY) != runs:
         if runs:
@@ -93,14 +132,90 @@ def write_url(values: dict) -> None:
         else:
             del st.query_params[RUNS_KEY]
     want = config_query(values)
-    for f in FIELDS:
-        now, new = st.query_params.get(f.name), want.get(f.name)
+    want.update(classroom_query(hidden_names(), presenting()))
+    lesson = open_lesson() if page == "lessons" else None
+    want.update({"lesson": lesson} if lesson else {})
+    if lesson and st.session_state.get(SIZE_KEY):
+        want["size"] = st.session_state[SIZE_KEY]
+    for name in (*(f.name for f in FIELDS), *(f"{n}_hide" for n in HIDEABLE), "present", "lesson", "size", "run"):
+        now, new = st.query_params.get(name), want.get(name)
         if now == new:
             continue
         if new is None:
-            del st.query_params[f.name]
+            del st.query_params[name]  # run=1 always goes: a reload must not start the lesson again
         else:
-            st.query_params[f.name] = new
+            st.query_params[name] = new
+
+
+def classroom_query(hidden, present: bool) -> dict[str, str]:
+    """{'<name>_hide': '1', ..., 'present': '1'} for the hidden names and presenter mode."""
+    q = {f"{n}_hide": "1" for n in HIDEABLE if n in hidden}
+    return {**q, "present": "1"} if present else q
+
+
+def share_query(values: dict, hidden, present: bool, runs=(), lesson: str | None = None) -> dict:
+    """The query of a classroom link: the settings that differ, the seed always, hide flags, presenter mode.
+
+    Unknown names in `hidden` raise KeyError (a typo would silently hide nothing).
+    """
+    unknown = set(hidden) - set(HIDEABLE)
+    if unknown:
+        raise KeyError(f"cannot hide {', '.join(sorted(unknown))}: hideable are the settings and {', '.join(CONTROLS)}")
+    cfg = lenient(values, controls.UI_DEFAULT)[0]
+    q = {**cfg.query_pairs(controls.UI_DEFAULT), "seed": format_value(cfg.seed)}  # the seed even at its default
+    q.update(classroom_query(hidden, present))
+    if lesson:
+        q["lesson"] = lesson
+    if runs:
+        q[RUNS_KEY] = list(runs)
+    return q
+
+
+def link(base: str, path: str, query: dict) -> str:
+    """base (the app's URL, with or without a trailing /) + path + '?' + query, lists as repeated parameters."""
+    text = urlencode(query, doseq=True)
+    return f"{base.rstrip('/')}/{path.lstrip('/')}" + (f"?{text}" if text else "")
+
+
+def app_url() -> str:
+    """The app's root URL as the browser sees it ('' when unknown, e.g. under AppTest)."""
+    return st.context.url or ""
+
+
+def presenting() -> bool:
+    """Presenter mode: no sidebar, no settings, large type (the URL's present=1, or the toggle)."""
+    return bool(st.session_state.get(PRESENT_KEY))
+
+
+def hidden(name: str) -> bool:
+    """Whether the link hid this setting or control (<name>_hide=1)."""
+    return name in st.session_state.get(HIDE_KEY, frozenset())
+
+
+def hidden_names() -> frozenset:
+    """Every setting and control the link hid."""
+    return st.session_state.get(HIDE_KEY, frozenset())
+
+
+def open_lesson() -> str | None:
+    """The id of the lesson open on the Lessons page, if any."""
+    return st.session_state.get(LESSON_KEY)
+
+
+def set_lesson(lesson_id: str | None) -> None:
+    """From a callback: open a lesson's page (None: back to the cards); its runs are not shown until it runs."""
+    st.session_state[LESSON_KEY] = lesson_id
+    st.session_state[RUNS_KEY] = []
+
+
+def take_run_request() -> bool:
+    """True once if the link asked to start the open lesson (run=1)."""
+    return bool(st.session_state.pop(RUN_LESSON_KEY, False))
+
+
+def lesson_size(default: str) -> str:
+    """The lesson size the link asked for (size=), else `default`."""
+    return st.session_state.get(SIZE_KEY) or default
 
 
 def shown_runs() -> list[str]:

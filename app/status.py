@@ -77,14 +77,15 @@ def queue_text(jobs, info: RunInfo) -> str:
     return f"queued: number {position} in line. {at_once} at once on this machine; it starts when one ends"
 
 
-def status_line(eng, info: RunInfo, run) -> None:
-    """One run's name, status, step, recent metrics, and a progress bar while it is active."""
+def status_line(eng, info: RunInfo, run, metrics: bool = True) -> None:
+    """One run's name, status, step, recent metrics (unless the big numbers show them), and a progress
+    bar while it is active."""
     max_steps = int(info.config.get("max_steps") or 0)
     head = f"{ICONS.get(info.status, '')} **{run.name}** · {status_word(info.status)} · step {info.step:,}"
     if max_steps:
         head += f" / {max_steps:,}"
-    metrics = recent_metrics(eng.store, info, run.loss_kind)
-    st.markdown(head + (f" · {metrics}" if metrics else ""))
+    text = recent_metrics(eng.store, info, run.loss_kind) if metrics else ""
+    st.markdown(head + (f" · {text}" if text else ""))
     if info.status == "queued":
         st.caption(queue_text(eng.jobs, info))
     elif info.status in ("failed", "diverged", "interrupted") and info.message:

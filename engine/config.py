@@ -1,7 +1,8 @@
 """RunConfig: every setting of one training run, declared once.
 
 Each setting is one line of the RunConfig dataclass: its type, default, range or choices,
-unit, group and a one-line help (`setting(...)`). `FIELDS` is read off those lines, and the
+unit, group, a one-line help and, for a setting that matters only with certain values of
+another (momentum: SGD only), `when` (`setting(...)`). `FIELDS` is read off those lines, and the
 command line (`python -m engine train --set k=v`), the dashboard's form and hide flags, and
 the URL query string are all generated from it.
 
@@ -47,6 +48,14 @@ class Field:
     min: float | None = None
     max: float | None = None
     log: bool = False  # a UI hint: the value spans orders of magnitude
+    when: tuple[tuple[str, tuple], ...] = ()  # ((other field, values it must take), ...): when this one matters
+
+    def applies(self, values) -> bool:
+        """Whether this setting has any effect given the others' values (a mapping field -> value).
+
+        A setting without `when` always applies; a field missing from `values` counts as its default.
+        """
+        return all(values.get(name, FIELD_BY_NAME[name].default) in allowed for name, allowed in self.when)
 
 
 CELLS = ("rnn_tanh", "rnn_relu", "gru", "lstm")
@@ -58,13 +67,21 @@ CLIPS = ("none", "norm", "value")
 INITS = ("default", "xavier", "orthogonal", "identity", "spectral")
 DEVICES = ("auto", "cpu", "cuda")
 
+ADAM = {"optimizer": ("adam", "adamw")}  # `when` of the settings only Adam and AdamW read
+PLATEAU = {"schedule": ("plateau",)}
 MAX_TEXT = 4096  # characters: longer values are refused before parsing (a path is far shorter)
 
 
 def setting(default: Any, help: str, group: str, unit: str = "", *, choices: tuple = (), min: float | None = None,
-            max: float | None = None, log: bool = False):
-    """Declare one RunConfig field: its default and what it may be and means (read into FIELDS)."""
-    meta = {"help": help, "group": group, "unit": unit, "choices": choices, "min": min, "max": max, "log": log}
+            max: float | None = None, log: bool = False, when: dict | None = None):
+    """Declare one RunConfig field: its default and what it may be and means (read into FIELDS).
+
+    `when={"optimizer": ("sgd",)}`: the setting matters only while those fields take those values
+    (the dashboard shows it only then; its value is kept either way).
+    """
+    when = tuple((name, tuple(values)) for name, values in (when or {}).items())
+    meta = {"help": help, "group": group, "unit": unit, "choices": choices, "min": min, "max": max, "log": log,
+            "when": when}
     return dataclasses.field(default=default, metadata={"setting": meta})
 
 
@@ -74,43 +91,43 @@ class RunConfig:
 
     # model
     cell: str = setting("lstm", "Recurrent cell: vanilla tanh or ReLU RNN, GRU or LSTM.", "model", choices=CELLS)
-    embed_dim: int = setting(32, "Size of each token's embedding vector.", "model", "units", min=1, max=1024)
+    embed_dim: int = setting(32, "Size of each token's embedding vector.", "model", "units", min=1, max=1024, when={"task": ("text", "copy", "next_item", "lines")})
     hidden_size: int = setting(128, "Units in each recurrent layer's hidden state h_t.", "model", "units", min=1, max=2048)
     num_layers: int = setting(1, "Stacked recurrent layers.", "model", "layers", min=1, max=4)
     layer_norm: bool = setting(False, "LayerNorm on each layer's output before the next layer and the head.", "model")
     dropout: float = setting(0.0, "Dropout between layers and before the head (training only).", "model", "prob", min=0.0, max=0.9)
     # data
     task: str = setting("text", "What to learn: character text, adding problem, copy memory, next item, or variable-length lines.", "data", choices=TASKS)
-    corpus: str = setting("pydoc", "Text for the text and lines tasks: pydoc (embedded), tinyshakespeare, tinystories, or a path to a UTF-8 file.", "data")
+    corpus: str = setting("pydoc", "Text for the text and lines tasks: pydoc (embedded), tinyshakespeare, tinystories, or a path to a UTF-8 file.", "data", when={"task": ("text", "lines")})
     seq_len: int = setting(64, "Time steps per sequence (BPTT length; T of the adding and copy tasks; longest line).", "data", "steps", min=2, max=2048)
     batch_size: int = setting(32, "Sequences per training batch.", "data", "sequences", min=1, max=4096)
-    variable_length: str = setting("packed", "Lines task: pack sequences, pad and mask the loss, or pad naively (pads count as targets).", "data", choices=VARIABLE_LENGTH)
-    num_items: int = setting(1000, "Next-item task: catalogue size (output classes).", "data", "items", min=10, max=100000)
-    train_sequences: int = setting(10000, "Next-item task: fixed training set size (sequences per epoch).", "data", "sequences", min=16, max=10_000_000)
+    variable_length: str = setting("packed", "Lines task: pack sequences, pad and mask the loss, or pad naively (pads count as targets).", "data", choices=VARIABLE_LENGTH, when={"task": ("lines",)})
+    num_items: int = setting(1000, "Next-item task: catalogue size (output classes).", "data", "items", min=10, max=100000, when={"task": ("next_item",)})
+    train_sequences: int = setting(10000, "Next-item task: fixed training set size (sequences per epoch).", "data", "sequences", min=16, max=10_000_000, when={"task": ("next_item",)})
     # optimiser
     optimizer: str = setting("adam", "Update rule: Adam, AdamW, or SGD with momentum.", "optim", choices=OPTIMIZERS)
     lr: float = setting(3e-3, "Peak learning rate, reached after warmup.", "optim", "", min=1e-7, max=1e4, log=True)
-    momentum: float = setting(0.9, "SGD momentum.", "optim", "", min=0.0, max=0.999)
-    beta1: float = setting(0.9, "Adam/AdamW first-moment decay.", "optim", "", min=0.0, max=0.9999)
-    beta2: float = setting(0.999, "Adam/AdamW second-moment decay.", "optim", "", min=0.0, max=0.99999)
-    eps: float = setting(1e-8, "Adam/AdamW denominator epsilon.", "optim", "", min=1e-12, max=1.0, log=True)
+    momentum: float = setting(0.9, "SGD momentum.", "optim", "", min=0.0, max=0.999, when={"optimizer": ("sgd",)})
+    beta1: float = setting(0.9, "Adam/AdamW first-moment decay.", "optim", "", min=0.0, max=0.9999, when=ADAM)
+    beta2: float = setting(0.999, "Adam/AdamW second-moment decay.", "optim", "", min=0.0, max=0.99999, when=ADAM)
+    eps: float = setting(1e-8, "Adam/AdamW denominator epsilon.", "optim", "", min=1e-12, max=1.0, log=True, when=ADAM)
     weight_decay: float = setting(0.0, "L2 penalty (SGD, Adam) or decoupled decay (AdamW).", "optim", "", min=0.0, max=1.0)
     warmup_steps: int = setting(0, "Steps of linear warmup from lr/warmup_steps to lr.", "optim", "steps", min=0, max=1_000_000)
     schedule: str = setting("constant", "After warmup: constant, step decay, cosine to min_lr, or reduce on plateau of the validation loss.", "optim", choices=SCHEDULES)
-    step_every: int = setting(1000, "Step schedule: multiply lr by gamma every this many steps.", "optim", "steps", min=1, max=10_000_000)
-    gamma: float = setting(0.5, "Step schedule: lr factor at each step.", "optim", "", min=1e-6, max=1.0)
-    plateau_patience: int = setting(3, "Plateau: evaluations without improvement before a cut.", "optim", "evals", min=0, max=1000)
-    plateau_factor: float = setting(0.5, "Plateau: lr factor at each cut.", "optim", "", min=1e-6, max=0.999)
-    plateau_cooldown: int = setting(0, "Plateau: evaluations to wait after a cut before counting again.", "optim", "evals", min=0, max=1000)
-    plateau_threshold: float = setting(1e-4, "Plateau: relative improvement that counts as better.", "optim", "", min=0.0, max=1.0)
+    step_every: int = setting(1000, "Step schedule: multiply lr by gamma every this many steps.", "optim", "steps", min=1, max=10_000_000, when={"schedule": ("step",)})
+    gamma: float = setting(0.5, "Step schedule: lr factor at each step.", "optim", "", min=1e-6, max=1.0, when={"schedule": ("step",)})
+    plateau_patience: int = setting(3, "Plateau: evaluations without improvement before a cut.", "optim", "evals", min=0, max=1000, when=PLATEAU)
+    plateau_factor: float = setting(0.5, "Plateau: lr factor at each cut.", "optim", "", min=1e-6, max=0.999, when=PLATEAU)
+    plateau_cooldown: int = setting(0, "Plateau: evaluations to wait after a cut before counting again.", "optim", "evals", min=0, max=1000, when=PLATEAU)
+    plateau_threshold: float = setting(1e-4, "Plateau: relative improvement that counts as better.", "optim", "", min=0.0, max=1.0, when=PLATEAU)
     min_lr: float = setting(1e-6, "Floor for every schedule.", "optim", "", min=0.0, max=1e4, log=True)
     clip: str = setting("norm", "Gradient clipping: none, by global norm, or by value.", "optim", choices=CLIPS)
-    clip_value: float = setting(1.0, "Clipping threshold (global norm, or largest |g| per element).", "optim", "", min=1e-6, max=1e6, log=True)
+    clip_value: float = setting(1.0, "Clipping threshold (global norm, or largest |g| per element).", "optim", "", min=1e-6, max=1e6, log=True, when={"clip": ("norm", "value")})
     # initialisation
     init: str = setting("default", "Recurrent weights W_h: PyTorch default, Xavier, orthogonal, identity (IRNN) or random with a given spectral radius.", "init", choices=INITS)
-    spectral_radius: float = setting(1.0, "Spectral init: largest |eigenvalue| of W_h; identity init: the diagonal value.", "init", "", min=0.0, max=10.0)
+    spectral_radius: float = setting(1.0, "Spectral init: largest |eigenvalue| of W_h; identity init: the diagonal value.", "init", "", min=0.0, max=10.0, when={"init": ("spectral", "identity")})
     input_init_std: float = setting(0.0, "Std of the input weights W_x (0 keeps PyTorch's default).", "init", "", min=0.0, max=10.0)
-    forget_bias: float = setting(0.0, "LSTM forget-gate bias at init (1 helps memory).", "init", "", min=-10.0, max=10.0)
+    forget_bias: float = setting(0.0, "LSTM forget-gate bias at init (1 helps memory).", "init", "", min=-10.0, max=10.0, when={"cell": ("lstm",)})
     zero_head: bool = setting(False, "Zero the output layer, so the first loss is exactly ln|V|.", "init")
     # run
     max_steps: int = setting(500, "Training steps (batches).", "run", "steps", min=1, max=10_000_000)
@@ -119,7 +136,7 @@ class RunConfig:
     full_eval_every: int = setting(5, "Also evaluate on the whole validation split every N evaluations (0: only at the end of the run, which always does).", "run", "evals", min=0, max=1_000_000)
     probe_every: int = setting(10, "Measure spectra, histograms and gradient reach every N steps (0: never).", "run", "steps", min=0, max=1_000_000)
     probe_budget: float = setting(0.03, "Largest share of training time the probes may take; their interval stretches to stay within it (1: never stretch).", "run", "share", min=0.001, max=1.0)
-    sample_every: int = setting(500, "Generate a text sample every N steps and at the end (0: at each evaluation).", "run", "steps", min=0, max=1_000_000)
+    sample_every: int = setting(500, "Generate a text sample every N steps and at the end (0: at each evaluation).", "run", "steps", min=0, max=1_000_000, when={"task": ("text",)})
     stop_on_divergence: bool = setting(False, "End the run as diverged when its training loss stays far above the uniform baseline for many steps (NaN or Inf always ends it).", "run")
     seed: int = setting(0, "Seeds init, data order and dropout: one seed, one run.", "run", "", min=0, max=2**31 - 1)
     device: str = setting("auto", "Where to train: auto picks CUDA when present.", "run", choices=DEVICES)

@@ -8,6 +8,10 @@ in a queue whose positions the UI can show. Nothing raised in a worker escapes i
 ends through `Trainer.conclude`, as `done`, `stopped`, `diverged` or `failed` with a message,
 and its records stay. A run's status lives in its Trainer (built at submit, status `queued`);
 once the run has ended the manager lets go of it and the store answers.
+
+Pause, resume and step act on a whole group (a group paused one run at a time would fall out
+of lockstep): `step(run_id, n)` lets a paused group train n more batches and hold again, and
+`settle(run_ids)` waits until the runs have done what was last asked of them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -41,6 +45,9 @@ class Job:
     job_id: str
     trainers: list[Trainer]  # built (not started) at submit: each holds its run's status and controls
     thread: threading.Thread | None = None
+    # taken for each round's pause check and by pause/resume/step: a group's runs are held or let
+    # through together, so a click between two runs' steps cannot leave them a step apart
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def default_workers() -> int:
@@ -147,6 +154,7 @@ class JobManager:
         if trainer is None:
             return
         trainer.controls.stop.set()
+        trainer.controls.drop_steps()
         trainer.controls.pause.clear()
         with self._lock:
             for job in list(self._queue):
@@ -160,10 +168,50 @@ class JobManager:
             trainer.set_status("stopped", "stopped before it started")
 
     def pause(self, run_id: str) -> None:
-        self._live(run_id).controls.pause.set()
+        """Hold a run at its next step boundary; a group's runs are held together (lockstep)."""
+        job = self._job_of(run_id)
+        with job.lock:
+            for trainer in job.trainers:
+                trainer.controls.pause.set()
 
     def resume(self, run_id: str) -> None:
-        self._live(run_id).controls.pause.clear()
+        """Let a paused run (and the rest of its group) train on; steps granted and not taken are dropped."""
+        job = self._job_of(run_id)
+        with job.lock:
+            for trainer in job.trainers:
+                trainer.controls.drop_steps()
+                trainer.controls.pause.clear()
+
+    def step(self, run_id: str, n: int = 1) -> list[str]:
+        """Train a paused run `n` more batches, then hold it again; a group's paused runs step together.
+
+        Returns the ids of the runs stepped. ValueError when the run is not paused (pause it first).
+        """
+        job = self._job_of(run_id)
+        with job.lock:
+            trainer = next(t for t in job.trainers if t.run_id == run_id)
+            if not trainer.controls.pause.is_set():
+                raise ValueError(f"run {run_id} is not paused; pause it, then step it")
+            stepped = [t for t in job.trainers if t.controls.pause.is_set() and not t.controls.stop.is_set()]
+            for t in stepped:
+                t.controls.add_steps(n)
+        return [t.run_id for t in stepped]
+
+    def settle(self, run_ids, timeout: float = 1.0) -> bool:
+        """Wait until each run has answered its last pause, resume or step; False on timeout.
+
+        Answered: paused with every granted step taken and stored, or running again, or ended.
+        A queued run answers when it starts. The dashboard waits here after a click, so the
+        page it redraws shows the pause or the steps rather than the moment before them.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            waiting = [t for r in run_ids if (t := self._trainers.get(r)) is not None and not _answered(t)]
+            if not waiting:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
     def set_lr(self, run_id: str, lr: float) -> None:
         """A new peak lr from the next step, checked against the run's own config (its min_lr, say)."""
@@ -227,6 +275,15 @@ class JobManager:
             raise KeyError(f"run {run_id} is not training in this process")
         return trainer
 
+    def _job_of(self, run_id: str) -> Job:
+        """The queued or running job that holds the run (KeyError when it is not training here)."""
+        self._live(run_id)
+        with self._lock:
+            for job in (*self._running.values(), *self._queue):
+                if any(t.run_id == run_id for t in job.trainers):
+                    return job
+        raise KeyError(f"run {run_id} is not training in this process")
+
     def _enqueue(self, trainers: list[Trainer]) -> None:
         job = Job(job_id=uuid.uuid4().hex[:8], trainers=list(trainers))
         with self._lock:
@@ -257,15 +314,13 @@ class JobManager:
         """Start the job's runs, then step them in turn (lockstep) until each has ended."""
         active = [t for t in job.trainers if self._start(t)]
         while active:
-            stepped = False
-            for trainer in list(active):
-                if trainer.held():
-                    continue
-                stepped = True
+            with job.lock:  # one decision per round for the whole group (see Job.lock)
+                ready = [t for t in active if not t.held()]
+            for trainer in ready:
                 if not self._step(trainer):
                     active.remove(trainer)
-            if not stepped:
-                time.sleep(0.05)  # everything paused: wait without burning a core
+            if not ready:
+                time.sleep(0.02)  # everything paused: wait without burning a core (a Step starts within 20 ms)
 
     def _start(self, trainer: Trainer) -> bool:
         """trainer.start(); True if it started, else the run is concluded (failed)."""
@@ -290,3 +345,12 @@ class JobManager:
         trainer.conclude(error)
         with self._lock:
             self._trainers.pop(trainer.run_id, None)
+
+
+def _answered(trainer: Trainer) -> bool:
+    """Whether a run's status agrees with what was last asked of it (pause, resume, steps)."""
+    if trainer.status == "queued":
+        return True
+    if trainer.controls.pause.is_set() and not trainer.controls.stop.is_set():
+        return trainer.at_rest()
+    return trainer.status != "paused"

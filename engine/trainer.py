@@ -113,6 +113,7 @@ class Trainer:
         self.step_index = 0
         self.status = "queued"
         self.message: str | None = None  # why the run ended, when it did not simply finish
+        self.resting = False  # held, with everything up to this step committed (see held)
         # built by start(); None until then (a run can end before it starts)
         self.task = task  # built by preflight (engine/preflight.py) when given, else by start()
         self.device = self.model = self.optimizer = self.schedule = None
@@ -246,18 +247,38 @@ class Trainer:
 
     # ---- pause, between steps ---------------------------------------------------------
     def held(self) -> bool:
-        """True while the run is paused; applies pending requests (a fork's snapshot) meanwhile."""
+        """True while the run is paused; applies pending requests (a fork's snapshot) meanwhile.
+
+        A step granted while paused (`controls.add_steps`) lets one step through without leaving
+        the pause: the status stays `paused` and no resumed/paused events are written. When the
+        run comes to rest (paused, or its granted steps taken) the store is flushed, so a chart
+        shows every step at its next read rather than after the writer's next commit (up to
+        half a second later).
+        """
         controls = self.controls
         paused = controls.pause.is_set() and not controls.stop.is_set()
         if paused and self.status != "paused":
-            self.set_status("paused")
             self.store.add_event(self.run_id, self.step_index, "paused", "paused")
+            self.set_status("paused")  # commits everything recorded before it, the event too
         elif not paused and self.status == "paused":
-            self.set_status("running")
             self.store.add_event(self.run_id, self.step_index, "resumed", "resumed")
-        if paused:
-            self.apply_controls()
-        return paused
+            self.set_status("running")
+        if not paused:
+            self.resting = False
+            return False
+        if controls.steps_left():  # only this thread spends steps: the peek holds until the take
+            self.resting = False  # cleared before the grant is spent, so at_rest() never sees neither
+            controls.take_step()
+            return False
+        if not self.resting:  # just paused, or the last granted step taken: commit before saying so
+            self.store.flush()
+            self.resting = True
+        self.apply_controls()
+        return True
+
+    def at_rest(self) -> bool:
+        """Paused, with every granted step taken and committed to the store (what a Step click waits for)."""
+        return self.resting and self.controls.steps_left() == 0
 
     # ---- the end ---------------------------------------------------------------------
     def conclude(self, error: BaseException | None = None) -> str:

@@ -79,8 +79,9 @@ def test_invalid_value_shows_the_error_at_the_field_and_starts_nothing():
     errors = texts(at.error)
     assert "hidden_size: 0 is below the minimum 1" in errors
     assert at.button(key="start").disabled and at.button(key="start_first").disabled
-    at.selectbox(key="cfg.cell").set_value("gru").run()
+    # forget_bias applies to an LSTM only: set on one, it stays shown (with its error) when the cell changes
     at.number_input(key="cfg.forget_bias").set_value(1.0).run()
+    at.selectbox(key="cfg.cell").set_value("gru").run()
     assert "forget_bias: only an LSTM has a forget gate" in texts(at.error)
     assert engine().store.runs() == []
 
@@ -91,10 +92,11 @@ def test_pause_resume_lr_clip_and_stop_a_running_run():
     (run_id,) = at.session_state["runs"]
     wait_status(run_id, ("running",))
     at.run()
-    at.button(key=f"ctl-pause-{run_id}").click().run()
+    bar = live_view.selection_key("live", [run_id])  # the transport bar's key prefix
+    at.button(key=f"{bar}-pause").click().run()
     wait_status(run_id, ("paused",))
     at.run()
-    at.button(key=f"ctl-resume-{run_id}").click().run()
+    at.button(key=f"{bar}-resume").click().run()
     wait_status(run_id, ("running",))
     at.run()
     at.number_input(key=f"ctl-lr-{run_id}").set_value(0.01).run()

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from app.charts.base import HEIGHT
+from app.charts.base import HEIGHT, TEMPLATE
 
 LEGEND_ROW = 22  # px per row of a legend under a plot
 
@@ -57,3 +57,49 @@ def log_ticks(fig) -> None:
             if lo <= math.log10(m * 10.0**e) <= hi
         ]
         fig.layout[axis].tickvals, fig.layout[axis].ticktext = vals, [f"{v:g}" for v in vals]
+
+
+def enlarge(fig, k: float):
+    """Every font of the figure `k` times as large (presenter mode), its margins grown to match.
+
+    Fonts a builder set on its own (legend, reference-line labels) are scaled from their size; the
+    rest inherit the template's, which is scaled. The subtitle (what the line styles mean) goes:
+    the legend names the lines, and the plot needs the height. The figure's height stays: the
+    plot area gives up what the larger margins take.
+    """
+    if k == 1:
+        return fig
+    lay = fig.layout
+    lay.font.size = round(TEMPLATE.layout.font.size * k)
+    lay.title.font.size = round(TEMPLATE.layout.title.font.size * k)
+    lay.legend.font.size = round((lay.legend.font.size or TEMPLATE.layout.font.size) * k)
+    subtitle = bool(lay.title.subtitle.text)
+    if subtitle:  # enlarged for a projector, the plot needs the row more: the legend says what the lines are
+        lay.title.subtitle.text = ""
+    for note in fig._layout.get("annotations", ()):  # plain dicts (see log_ticks)
+        if note.get("font", {}).get("size"):
+            note["font"]["size"] = round(note["font"]["size"] * k)
+    broke = False
+    for axis in ("yaxis", "yaxis2"):  # a long title on a short plot: two lines (the unit under the name)
+        title = lay[axis].title.text if axis in lay else None
+        if title and len(title) > 18 and "<br>" not in title:
+            lay[axis].title.text, broke = two_lines(title), True
+        if axis in lay:
+            lay[axis].automargin = True  # wider tick labels push the title right rather than off the figure
+    margin = lay.margin
+    margin.l = round((margin.l or 75) * k) + (round(12 * k) if broke else 0)
+    margin.b = (margin.b or 60) + round(TEMPLATE.layout.font.size * (k - 1) * 2)  # tick labels and axis title grew
+    margin.t = (margin.t or 60) - (20 if subtitle else 0) + round(TEMPLATE.layout.title.font.size * (k - 1)) + 4
+    return fig
+
+
+def two_lines(title: str) -> str:
+    """'perplexity (choices per token)' -> 'perplexity<br>(choices per token)'; without a unit in
+    brackets, broken at the space nearest the middle."""
+    if " (" in title:
+        return title.replace(" (", "<br>(", 1)
+    spaces = [i for i, c in enumerate(title) if c == " "]
+    if not spaces:
+        return title
+    i = min(spaces, key=lambda j: abs(j - len(title) / 2))
+    return title[:i] + "<br>" + title[i + 1 :]

@@ -7,7 +7,7 @@ from app import chart_grid, frame, live_view, run_controls, series, state
 VIEWS = chart_grid.views("compare")
 
 eng = frame.begin("compare")
-st.title("Compare", anchor=False)
+slot = frame.header("Compare", "compare")
 groups = {}
 for info in eng.store.runs():
     if info.group_id:
@@ -39,7 +39,8 @@ if len(run_ids) < 2:
 
 infos = series.infos(eng.store, run_ids)
 labels = live_view.legend_labels(infos)
-run_controls.controls(eng.jobs, infos, labels)
-view, ctx = live_view.toolbar("compare", VIEWS, key="cview")
+if not state.presenting():
+    run_controls.controls(eng.jobs, infos, labels, state.hidden_names())
+view, ctx = live_view.toolbar("compare", VIEWS, key="cview", slot=slot)
 ctx.key, ctx.reference = live_view.selection_key("compare", run_ids), run_ids[0]
 live_view.panel(eng, run_ids, VIEWS[view], ctx)

@@ -5,7 +5,7 @@ import streamlit as st
 from app import frame, run_table, state
 
 eng = frame.begin("runs")
-st.title("Runs", anchor=False)
+frame.header("Runs", "runs")
 infos = eng.store.runs()
 if not infos:
     st.info(

@@ -1,0 +1,90 @@
+"""The transport bar over the charts: Pause / Resume, Step 1 and Step 10 for every shown run this
+process trains (Playground's play, pause and step, for a teacher going through training batch by batch).
+
+It is drawn inside the live panel's fragment, so a click reruns the fragment only (not the page
+and its sidebar of settings), and each callback waits, up to SETTLE_S, until the runs have done
+what was asked (JobManager.settle: paused, or stepped and stored), so the redraw that follows the
+click already shows the pause or the new step in the numbers and every chart. A group pauses and
+steps as one (engine/jobs.py), so its runs stay at the same step.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import state
+
+SETTLE_S = 3.0  # longest a click waits for the runs (Step 10 of a big group takes a while); then the timer shows the rest
+MESSAGE = "_transport_message"
+
+
+def _wait(jobs, run_ids: list[str]) -> None:
+    jobs.settle(run_ids, timeout=SETTLE_S)
+
+
+def _pause(jobs, run_ids: list[str]) -> None:
+    """Callback: hold every run at its next step boundary."""
+    for run_id in run_ids:
+        _try(jobs.pause, run_id)
+    _wait(jobs, run_ids)
+
+
+def _resume(jobs, run_ids: list[str]) -> None:
+    """Callback: let every run train on."""
+    for run_id in run_ids:
+        _try(jobs.resume, run_id)
+    _wait(jobs, run_ids)
+
+
+def _step(jobs, run_ids: list[str], n: int) -> None:
+    """Callback: n more batches for every run, once per group (JobManager.step steps a whole group)."""
+    stepped: set[str] = set()
+    for run_id in run_ids:
+        if run_id not in stepped:
+            stepped.update(_try(jobs.step, run_id, n) or ())
+    _wait(jobs, run_ids)
+
+
+def _try(action, run_id: str, *args):
+    """Call a JobManager method; keep its refusal as a message (the run ended meanwhile, say)."""
+    try:
+        return action(run_id, *args)
+    except (KeyError, ValueError) as e:
+        st.session_state[MESSAGE] = f"{run_id}: {e}"
+        return None
+
+
+def bar(jobs, infos, key: str) -> bool:
+    """Pause or Resume, Step 1, Step 10, and where the runs stand; nothing (False) when no shown run trains here."""
+    run_ids = [i.id for i in infos if jobs.is_live(i.id)]
+    if not run_ids or state.hidden("pause"):
+        return False
+    statuses = [jobs.status(r) for r in run_ids]
+    paused = all(s == "paused" for s in statuses)
+    cols = st.columns([1.15, 1, 1.1, 6], vertical_alignment="center")
+    with cols[0]:
+        if paused:
+            st.button("Resume", key=f"{key}-resume", icon=":material/play_arrow:", type="primary",
+                      on_click=_resume, args=(jobs, run_ids), width="stretch")
+        else:
+            st.button("Pause", key=f"{key}-pause", icon=":material/pause:", on_click=_pause,
+                      args=(jobs, run_ids), width="stretch", disabled=all(s == "queued" for s in statuses))
+    help_ = "Train every shown run {} more, then hold again (a group steps together)."
+    cols[1].button("Step 1", key=f"{key}-step1", icon=":material/skip_next:", disabled=not paused,
+                   on_click=_step, args=(jobs, run_ids, 1), help=help_.format("one batch"), width="stretch")
+    cols[2].button("Step 10", key=f"{key}-step10", icon=":material/fast_forward:", disabled=not paused,
+                   on_click=_step, args=(jobs, run_ids, 10), help=help_.format("ten batches"), width="stretch")
+    cols[3].caption(_where(jobs, infos, run_ids, paused))
+    message = st.session_state.pop(MESSAGE, None)
+    if message:
+        st.error(message)
+    return True
+
+
+def _where(jobs, infos, run_ids: list[str], paused: bool) -> str:
+    """'paused at step 1,234: Step trains one batch and holds again', or what the runs are doing."""
+    steps = sorted({i.step for i in infos if i.id in run_ids})
+    at = f"step {steps[0]:,}" if len(steps) == 1 else "steps " + ", ".join(f"{s:,}" for s in steps)
+    if paused:
+        return f"paused at {at}: Step trains one batch (or ten) and holds again"
+    return f"training, at {at}: Pause holds every shown run at its next step"
