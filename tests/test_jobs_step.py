@@ -110,7 +110,7 @@ def test_a_group_pauses_and_steps_in_lockstep(jobs):
 
 
 def test_step_refuses_a_running_run_and_resume_trains_on_to_the_end(jobs):
-    run_id = jobs.submit(LONG.replace(max_steps=60))
+    run_id = jobs.submit(LONG.replace(max_steps=2000))  # long enough that the pause lands before the end
     with pytest.raises(ValueError, match="not paused"):
         jobs.step(run_id, 1)
     until_step(jobs.store, run_id, 1)
@@ -118,6 +118,6 @@ def test_step_refuses_a_running_run_and_resume_trains_on_to_the_end(jobs):
     jobs.resume(run_id)
     assert jobs.settle([run_id], timeout=30) and jobs.status(run_id) in ("running", "done")
     assert jobs.wait([run_id], timeout=60)
-    assert jobs.store.run(run_id).status == "done" and losses(jobs.store, run_id) == 60
+    assert jobs.store.run(run_id).status == "done" and losses(jobs.store, run_id) == 2000
     with pytest.raises(KeyError, match="not training"):
         jobs.step(run_id, 1)
