@@ -16,8 +16,9 @@ import hashlib
 
 import streamlit as st
 
-from app import chart_grid, charts, resources, series, state
+from app import chart_grid, charts, ownership, resources, series, state
 from app.chart_grid import Ctx
+from app.safe_text import text
 from app.status import is_active, status_line
 from engine.config import FIELDS, ConfigError, format_value
 
@@ -113,7 +114,7 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
         if show_status:
             for info, run in zip(infos, runs):
-                status_line(eng, info, run)
+                status_line(eng, info, run.name, run.loss_kind)
         diagnoses(eng, infos, runs)
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)
@@ -133,6 +134,7 @@ def _try_fix(eng, run_id: str, fix: dict, label: str) -> None:
     except (ConfigError, KeyError, OSError, TimeoutError, ValueError, RuntimeError) as e:
         st.session_state[FIX_ERROR] = f"Could not fork {run_id}: {e}"
         return
+    ownership.claim(eng, [new_id])
     eng.cache.forget(run_id)  # the parent got a 'fork' event at a step it had already shown
     state.show([run_id, new_id], "live")
 
@@ -148,12 +150,12 @@ def diagnoses(eng, infos, runs) -> None:
         found += [(info, run, e) for e in newest.values()]
     message = st.session_state.pop(FIX_ERROR, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
     for info, run, e in sorted(found, key=lambda t: t[2].step):
         data = e.data or {}
         title = data.get("title") or e.message
         with st.container(border=True):
-            st.markdown(f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}")
+            st.markdown(f":orange[:material/stethoscope:] **{title}** · {text(run.name)} · step {e.step:,}")
             if data.get("explanation"):
                 st.markdown(data["explanation"])
             fix = data.get("fix") or {}

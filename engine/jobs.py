@@ -148,6 +148,15 @@ class JobManager:
         trainer.cfg.replace(clip=mode, clip_value=value)
         trainer.controls.set_clip(mode, value)
 
+    def live_settings(self, run_id: str) -> dict:
+        """{'lr', 'clip', 'clip_value'} as the run's next step will use them: its config with every
+        live edit applied, a posted one not yet applied included (what an editor must start from)."""
+        trainer = self._live(run_id)
+        lr, clip = trainer.controls.pending()
+        mode, value = clip if clip is not None else (trainer.clip_mode, trainer.clip_value)
+        peak = trainer.schedule.peak if trainer.schedule is not None else trainer.cfg.lr
+        return {"lr": lr if lr is not None else peak, "clip": mode, "clip_value": value}
+
     # ---- status ----------------------------------------------------------------------
     def status(self, run_id: str) -> str:
         """Live status for runs of this process, else what the store says."""

@@ -39,7 +39,7 @@ if len(run_ids) < 2:
 
 infos = series.infos(eng.store, run_ids)
 labels = live_view.legend_labels(infos)
-run_controls.controls(eng.jobs, infos, labels)
+run_controls.controls(eng, run_ids, labels)
 view, ctx = live_view.toolbar("compare", VIEWS, key="cview")
 ctx.key, ctx.reference = live_view.selection_key("compare", run_ids), run_ids[0]
-live_view.panel(eng, run_ids, VIEWS[view], ctx)
+live_view.panel(eng, run_ids, VIEWS[view], ctx, show_status=False)  # the header has them

@@ -12,8 +12,8 @@ if not run_ids:
     st.stop()
 
 infos = series.infos(eng.store, run_ids)
-run_controls.controls(eng.jobs, infos, live_view.legend_labels(infos))
+run_controls.controls(eng, run_ids, live_view.legend_labels(infos))
 views = chart_grid.views("live")
 view, ctx = live_view.toolbar("live", views, key="view")
 ctx.key = live_view.selection_key("live", run_ids)
-live_view.panel(eng, run_ids, views[view], ctx)
+live_view.panel(eng, run_ids, views[view], ctx, show_status=False)  # the header has them
