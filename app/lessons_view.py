@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import live_view, state
+from app import live_view, ownership, state
+from app.safe_text import text
 from app.status import is_active
 from engine import lessons
 
@@ -19,6 +20,7 @@ def _run(eng, lesson_id: str) -> None:
     except Exception as e:  # the lesson's own config may be refused
         st.session_state[ERROR_KEY] = f"Could not start {lesson_id}: {type(e).__name__}: {e}"
         return
+    ownership.claim(eng, run_ids)
     state.show(run_ids, "lessons")
 
 
@@ -26,7 +28,7 @@ def cards(eng) -> None:
     """One card per lesson: title, question, what you will see, reference, Run."""
     message = st.session_state.pop(ERROR_KEY, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
     shown = list(lessons.LESSONS.values())
     for i in range(0, len(shown), 2):
         cols = st.columns(2)
@@ -61,7 +63,7 @@ def verdict(eng, lesson, run_ids: list[str]) -> None:
         try:
             st.session_state[key] = lessons.check_lesson(lesson.id, eng.store, run_ids)
         except Exception as e:
-            st.warning(f"The lesson's check failed: {type(e).__name__}: {e}")
+            st.warning(f"The lesson's check failed: {type(e).__name__}: {text(e, 300)}")
             return
     v = st.session_state[key]
     if v.showed:

@@ -11,7 +11,8 @@ import itertools
 
 import streamlit as st
 
-from app import controls, state
+from app import controls, ownership, state
+from app.safe_text import text
 from data import DataError
 from engine.config import FIELD_BY_NAME, FIELDS, ConfigError, RunConfig, format_value, parse_value
 
@@ -34,6 +35,7 @@ def _start(eng) -> None:
     except (ConfigError, DataError) as e:  # a bad value, a model too large, a corpus that cannot be read
         st.session_state[ERROR_KEY] = str(e)
         return
+    ownership.claim(eng, [run_id])
     state.show([run_id], "live")
 
 
@@ -54,7 +56,7 @@ def start_button(eng, values: dict, errors: dict, key: str = "start", label: str
         st.error(f"Fix {', '.join(errors)} to start (see below).", icon=":material/error:")
     message = st.session_state.pop(ERROR_KEY, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
 
 
 # ---- compare ---------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ def _compare(eng) -> None:
     except (ConfigError, DataError) as e:
         st.session_state[ERROR_KEY + "_cmp"] = str(e)
         return
+    ownership.claim(eng, run_ids)
     state.show(run_ids, "compare")
 
 
@@ -199,10 +202,10 @@ def compare_form(eng, values: dict, errors: dict) -> None:
             help="Start the group and open it on the Compare page.",
         )
         if problem:
-            st.caption(f"To compare: {problem}")
+            st.caption(f"To compare: {text(problem, 300)}")
         message = st.session_state.pop(ERROR_KEY + "_cmp", None)
         if message:
-            st.error(message)
+            st.error(text(message, 300))
 
 
 # ---- first visit ------------------------------------------------------------------------------
@@ -216,17 +219,17 @@ def first_start(eng) -> None:
     cfg = RunConfig(**{k: controls.default(k) if k in errors else v for k, v in values.items()})
     st.markdown(
         f"Ready to train: a **{cfg.cell}** with {cfg.hidden_size} hidden units, {cfg.max_steps:,} steps "
-        f"of {cfg.batch_size} sequences × {cfg.seq_len} characters from **{controls.describe(cfg).split('· ')[-1]}**, "
+        f"of {cfg.batch_size} sequences × {cfg.seq_len} characters from **{text(controls.describe(cfg).split('· ')[-1])}**, "
         f"learning rate {cfg.lr:g}, clipping {cfg.clip}. Perplexity starts near the alphabet size and falls "
         "as the network learns; change any setting in the sidebar first if you like."
     )
-    start_button(eng, values, errors, key="start_first", label=f"Start: {controls.describe(cfg)}")
+    start_button(eng, values, errors, key="start_first", label=f"Start: {text(controls.describe(cfg))}")
     recent = eng.store.runs(limit=6)
     if recent:
         st.markdown("**Or show a stored run**")
         for info in recent:
             st.button(
-                f"{info.label or info.id} · {info.status} · step {info.step:,} · {info.id}",
+                f"{text(info.label or info.id)} · {info.status} · step {info.step:,} · {info.id}",
                 key=f"open_{info.id}",
                 on_click=state.show,
                 args=([info.id],),
