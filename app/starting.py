@@ -14,7 +14,7 @@ import streamlit as st
 from app import controls, ownership, state
 from app.safe_text import text
 from data import DataError
-from engine.config import FIELD_BY_NAME, FIELDS, ConfigError, RunConfig, format_value, parse_value
+from engine.config import FIELD_BY_NAME, FIELDS, MAX_TEXT, ConfigError, RunConfig, format_value, parse_value
 
 ERROR_KEY = "_start_error"
 MAX_VARIANTS = 4  # more runs than this no longer read on one chart, and each trains slower
@@ -92,7 +92,12 @@ def _values_widget(slot: str, name: str) -> None:
     if k not in st.session_state:
         st.session_state[k] = ""
     st.text_input(
-        f"values of {name}, comma-separated", key=k, persist_state="session", placeholder=_example(name), help=f.help
+        f"values of {name}, comma-separated",
+        key=k,
+        persist_state="session",
+        placeholder=_example(name),
+        help=f.help,
+        max_chars=MAX_TEXT,
     )
 
 
@@ -101,7 +106,14 @@ def _read_values(slot: str, name: str) -> list:
     held = st.session_state.get(_values_key(slot, name))
     if isinstance(held, list):
         return list(held)
-    parts = (held or "").replace(";", ",").split(",")
+    return parse_list(name, held or "")
+
+
+def parse_list(name: str, typed: str) -> list:
+    """The distinct values of a comma- or semicolon-separated list; ConfigError naming the field for a bad one."""
+    if len(typed) > MAX_TEXT:  # bounded before it is split and parsed (the box itself takes no more)
+        raise ConfigError(name, f"the values are {len(typed):,} characters long; at most {MAX_TEXT:,} are accepted")
+    parts = typed.replace(";", ",").split(",")
     return list(dict.fromkeys(parse_value(name, p.strip()) for p in parts if p.strip()))
 
 
