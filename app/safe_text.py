@@ -22,6 +22,8 @@ LIMIT = 80  # characters shown of one value; the rest is counted, not shown
 # (:red[...], :material/...:), a formula ($), HTML (<), code (`), emphasis, a heading or a quote;
 # '.' only after 'www', so a sentence's full stops and numbers (0.9, 2.0) read as they are
 _SPECIAL = re.compile(r"([\\`*_\[\]()<>!~:$@#])|(?<=www)(\.)", re.IGNORECASE)
+_AUTOLINK = re.compile(r"[:@]|www", re.IGNORECASE)
+JOINER = "\u2060"  # WORD JOINER: invisible, and no autolink pattern spans it
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -35,7 +37,10 @@ def _plain(value: object, limit: int) -> str:
 
 def text(value: object, limit: int = LIMIT) -> str:
     """The value as literal text inside markdown: no link, image, colour, icon, formula or HTML."""
-    return _SPECIAL.sub(lambda m: "\\" + m.group(0), _plain(value, limit))
+    escaped = _SPECIAL.sub(lambda m: "\\" + m.group(0), _plain(value, limit))
+    # Streamlit's renderer turns bare http://..., www. and a@b.c into links after parsing, escapes or
+    # not: an invisible word joiner after ':', '@' and 'www' breaks those patterns (code spans are spared)
+    return _AUTOLINK.sub(lambda m: m.group(0) + JOINER, escaped)
 
 
 def code(value: object, limit: int = LIMIT) -> str:

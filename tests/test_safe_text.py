@@ -9,7 +9,7 @@ import re
 import markdown
 import pytest
 
-from app.safe_text import LIMIT, code, text
+from app.safe_text import JOINER, LIMIT, code, text
 
 HOSTILE = [
     "[Session expired](http://evil/phish)",
@@ -48,6 +48,16 @@ def test_code_is_one_span_holding_the_whole_value(value):
     assert inner.strip() == one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").strip()
 
 
+# what Streamlit's renderer (GFM autolink literals) turns into a link after parsing, escaped or not
+BARE_LINK = re.compile(r"https?://|www\.|[\w.+-]@[\w-]", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "see www.evil.com", "mail a@b.co", "mailto:x@y.z", "HTTPS://EVIL"])
+def test_text_leaves_no_bare_address_to_autolink(value):
+    shown = text(value).replace("\\", "")  # the escapes are gone once rendered
+    assert BARE_LINK.search(shown) is None, shown
+
+
 def test_long_values_are_cut_and_counted():
     value = "9" * 100_000
     for shown in (text(value), code(value)):
@@ -55,7 +65,7 @@ def test_long_values_are_cut_and_counted():
 
 
 def test_plain_words_and_numbers_read_as_they_are():
-    assert text("dropout: 2.0 is above the maximum 0.9") == "dropout\\: 2.0 is above the maximum 0.9"
+    assert text("dropout: 2.0 is above the maximum 0.9") == f"dropout\\:{JOINER} 2.0 is above the maximum 0.9"
     assert text("lstm 8 · pydoc") == "lstm 8 · pydoc"
-    assert text("see www.evil.com") == "see www\\.evil.com"  # a bare www. would become a link
+    assert text("see www.evil.com") == f"see www{JOINER}\\.evil.com"  # a bare www. would become a link
     assert code("lr=fast") == "`lr=fast`"
