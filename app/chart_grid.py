@@ -25,6 +25,7 @@ from app import charts
 from app.charts import RunSeries
 from app.charts.fit import enlarge, fit
 from app.charts.spectrum import GATES
+from app.safe_text import text
 from engine.evaluation import FULL_LOSS, FULL_PPL
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR, PLATEAU_BAD, PLATEAU_BEST
 from engine.probes import (
@@ -297,13 +298,13 @@ def samples(runs: list[RunSeries], ctx: Ctx, texts: dict) -> None:
     cols = st.columns(min(2, max(1, len(runs))))
     for i, run in enumerate(runs):
         with cols[i % len(cols)]:
-            st.markdown(f"**{run.name}**")
+            st.markdown(f"**{text(run.name)}**")
             shown = texts.get(run.run_id, [])[-3:][::-1]
             if not shown:
                 st.caption("no samples yet: text tasks sample every sample_every steps and at the end")
-            for step, text in shown:
+            for step, sample in shown:
                 st.caption(f"step {step:,}")
-                st.code(text, language=None, wrap_lines=True)
+                st.code(sample, language=None, wrap_lines=True)
 
 
 def events_table(runs: list[RunSeries], ctx: Ctx, texts: dict) -> None:

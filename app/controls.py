@@ -18,8 +18,9 @@ import math
 
 import streamlit as st
 
-from app import resources
-from app.upload import corpus_uploader
+from app import ownership
+from app.safe_text import text
+from app.upload import corpus_uploader, visible_uploads
 from data import CORPORA
 from engine.config import FIELDS, GROUPS, Field, RunConfig, lenient
 from engine.naming import run_name as _run_name
@@ -68,10 +69,8 @@ def default(name: str):
 
 
 def corpus_options() -> list[str]:
-    """Named corpora, then uploaded files (newest first)."""
-    folder = resources.upload_dir()
-    uploads = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
-    return [*CORPORA, *(str(p) for p in uploads)]
+    """Named corpora, then the uploads this visitor may use (newest first; app/upload.py)."""
+    return [*CORPORA, *(str(p) for p in visible_uploads(ownership.visitor()))]
 
 
 def corpus_name(value: str) -> str:
@@ -152,7 +151,7 @@ def config_form(disabled: bool = False, hidden=frozenset()) -> tuple[dict, dict[
     errors = config_errors(values)
     for name, reason in errors.items():
         if name in slots:
-            slots[name].error(f"{name}: {reason}", icon=":material/error:")
+            slots[name].error(f"{name}: {text(reason, 200)}", icon=":material/error:")
     return values, errors
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state
+from app import ownership, state
+from app.safe_text import text
 
 ERROR = "_fork_error"
 
@@ -24,6 +25,7 @@ def _fork(eng, run_id: str, step: int, current: int | None) -> None:
     except (KeyError, OSError, TimeoutError, ValueError, RuntimeError) as e:
         st.session_state[ERROR] = f"Could not fork {run_id} at step {step:,}: {e}"
         return
+    ownership.claim(eng, [new_id])
     eng.cache.forget(run_id)  # the parent got a 'fork' event at a step it had already shown
     state.show([run_id, new_id], "live")
 
@@ -38,13 +40,13 @@ def fork_from_step(eng, infos) -> None:
             offers[info.id] = (info, steps)
     message = st.session_state.pop(ERROR, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
     if not offers:
         return
     with st.expander("Fork from a step", icon=":material/call_split:"):
         ids = list(offers)
         run_id = ids[0] if len(ids) == 1 else st.selectbox(
-            "run", ids, key="fork-run", format_func=lambda r: offers[r][0].label or r)
+            "run", ids, key="fork-run", format_func=lambda r: text(offers[r][0].label or r))
         info, steps = offers[run_id]
         live = eng.jobs.is_live(run_id)
         step = st.selectbox("step", steps[::-1], key=f"fork-step-{run_id}", format_func=lambda s: f"{s:,}",

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app import lessons_view, live_view, presenter, state
+from app.safe_text import text
 from app.status import is_active
 from engine import lessons
 
@@ -44,7 +45,7 @@ def _explanation(lesson) -> None:
     if state.hidden("text"):
         return
     st.markdown(lesson.explanation)
-    st.caption(lessons_view.based_on(lesson).capitalize())
+    st.caption(lesson.based_on.capitalize())
 
 
 def before_run(eng, lesson, slot=None) -> None:
@@ -59,7 +60,7 @@ def before_run(eng, lesson, slot=None) -> None:
         st.subheader(lesson.title, anchor=False)
         st.markdown(f"*{lesson.question}*")
     st.markdown(f"**What to look for:** {lesson.what_to_see}")
-    facts = [f"Runs: {', '.join(lesson.variants)}", lessons_view.based_on(lesson), lessons_view.expected(lesson)]
+    facts = [f"Runs: {', '.join(lesson.variants)}", lesson.based_on, lessons_view.expected(lesson)]
     st.caption(" · ".join(f for f in facts if f))
     lessons_view.actions(eng, lesson, "lesson-page")
     if not state.hidden("text"):
@@ -75,7 +76,7 @@ def verdict(eng, lesson, run_ids: list[str]):
         try:
             st.session_state[key] = lessons.check_lesson(lesson.id, eng.store, run_ids)
         except Exception as e:
-            st.warning(f"The lesson's check failed: {type(e).__name__}: {e}")
+            st.warning(f"The lesson's check failed: {type(e).__name__}: {text(e, 300)}")
             return None
     return st.session_state[key]
 

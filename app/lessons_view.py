@@ -1,23 +1,19 @@
 """The Lessons page's cards, and starting a lesson at a size.
 
 Each card says what the lesson asks and shows, which reference it is based on (with the
-reference's title), how long it takes at class size, and offers Run (class size), full size,
-its own page (before it runs) and a link to that page: `/lessons?lesson=<id>`, with `&run=1`
-to start it at once.
-
-The lessons package is being extended (sizes "small" / "class" / "full", per-lesson timings,
-reference titles); until that lands, everything it adds is read with getattr and a plain
-fallback: without SIZES a lesson has the sizes "small" and "full" (class size is full size).
+reference's title), how long it takes at class size and how often its verdict showed, and
+offers Run (class size), full size, its own page (before it runs) and a link to that page:
+`/lessons?lesson=<id>`, with `&run=1` to start it at once.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import streamlit as st
 
-from app import state
+from app import ownership, state
+from app.safe_text import text
 from engine import lessons
 
 ERROR_KEY = "_lesson_error"
@@ -25,37 +21,24 @@ ERROR_KEY = "_lesson_error"
 
 def sizes() -> tuple[str, ...]:
     """The sizes a lesson can run at."""
-    return tuple(getattr(lessons, "SIZES", ("small", "full")))
+    return tuple(lessons.SIZES)
 
 
 def class_size() -> str:
-    """The size a classroom gets by default: "class" where the lessons have it, else "full"."""
-    return "class" if "class" in sizes() else "full"
-
-
-def based_on(lesson) -> str:
-    """'based on reference 000: <title>' (the lesson's own line), else the bare reference."""
-    line = getattr(lesson, "based_on", None)
-    return line if isinstance(line, str) and line else f"based on reference {lesson.reference}"
+    """The size a classroom gets unless it asks for another."""
+    return lessons.DEFAULT_SIZE
 
 
 def expected(lesson) -> str:
     """'about 40 s at class size on two idle cores', or '' when the lesson has no measured time."""
-    seconds = getattr(lesson, "class_seconds", math.nan)
-    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+    if not math.isfinite(lesson.class_seconds):
         return ""
-    where = "at class size" if class_size() == "class" else "at full size"
-    return f"about {seconds:.0f} s {where} on two idle cores"
+    return f"about {lesson.class_seconds:.0f} s at class size on two idle cores"
 
 
 def start(eng, lesson_id: str, size: str) -> list[str]:
     """Submit the lesson's group at this size; -> run ids (raises what the lesson's config raises)."""
-    params = inspect.signature(lessons.start_lesson).parameters
-    takes_size = "size" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-    if takes_size:
-        _, run_ids = lessons.start_lesson(lesson_id, eng.jobs, size=size)
-    else:  # the lessons package before sizes: small or full
-        _, run_ids = lessons.start_lesson(lesson_id, eng.jobs, small=size == "small")
+    _, run_ids = lessons.start_lesson(lesson_id, eng.jobs, size=size)
     return run_ids
 
 
@@ -66,6 +49,7 @@ def run(eng, lesson_id: str, size: str, page: str | None = "lessons") -> None:
     except Exception as e:  # the lesson's own config may be refused
         st.session_state[ERROR_KEY] = f"Could not start {lesson_id}: {type(e).__name__}: {e}"
         return
+    ownership.claim(eng, run_ids)
     state.set_lesson(lesson_id)
     state.show(run_ids, page)
 
@@ -74,7 +58,7 @@ def errors() -> None:
     """The last failed start, once."""
     message = st.session_state.pop(ERROR_KEY, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
 
 
 def link(lesson_id: str, run_now: bool = False) -> str:
@@ -110,7 +94,7 @@ def cards(eng) -> None:
                 st.markdown(f"#### {lesson.title}")
                 st.markdown(f"*{lesson.question}*")
                 st.markdown(f"**What you will see:** {lesson.what_to_see}")
-                facts = [f"Runs: {', '.join(lesson.variants)}", based_on(lesson), expected(lesson)]
+                facts = [f"Runs: {', '.join(lesson.variants)}", lesson.based_on, expected(lesson)]
                 st.caption(" · ".join(f for f in facts if f))
                 actions(eng, lesson, "lesson")
                 st.button("Open its page", key=f"lesson-open-{lesson.id}", type="tertiary",

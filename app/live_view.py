@@ -16,10 +16,11 @@ import hashlib
 
 import streamlit as st
 
-from app import chart_grid, charts, numbers, presenter, resources, series, state, transport
+from app import chart_grid, charts, numbers, ownership, presenter, resources, series, state, transport
 from app.chart_grid import Ctx
 from app.charts.base import colors
 from app.fork_control import fork_from_step
+from app.safe_text import text
 from app.status import is_active, status_line
 from engine.config import FIELDS, ConfigError, parse_value
 from engine.forks import apply_fix, canonical
@@ -140,7 +141,7 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
         runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
-        bar = transport.bar(eng.jobs, infos, ctx.key)
+        bar = transport.bar(eng.jobs, [i for i in infos if ownership.may_steer(eng, i.id)], ctx.key)
         rows = [numbers.figures(eng.store, info, run.loss_kind) for info, run in zip(infos, runs)]
         if present:
             left, right = st.columns([3, 2])
@@ -175,6 +176,7 @@ def _try_fix(eng, run_id: str, data: dict) -> None:
     except (ConfigError, KeyError, OSError, TimeoutError, ValueError, RuntimeError) as e:
         st.session_state[FIX_ERROR] = f"Could not try the fix on {run_id}: {e}"
         return
+    ownership.claim(eng, [new_id])
     eng.cache.forget(run_id)  # the parent got a 'fork' event at a step it had already shown
     state.show([run_id, new_id], "live")
 
@@ -192,13 +194,13 @@ def diagnoses(eng, infos, runs, box: int | None = None) -> int:
         found += [(info, run, e) for e in newest.values()]
     message = st.session_state.pop(FIX_ERROR, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
     compact = box is not None
     box = st.container(height=box) if compact and len(found) * presenter.DIAGNOSIS_LINE_H > box else st
     for info, run, e in sorted(found, key=lambda t: t[2].step):
         data = e.data or {}
         title = data.get("title") or e.message
-        line = f":orange[:material/stethoscope:] **{title}** · {run.name} · step {e.step:,}"
+        line = f":orange[:material/stethoscope:] **{title}** · {text(run.name)} · step {e.step:,}"
         with box.expander(line) if compact else box.container(border=True):
             if not compact:
                 st.markdown(line)

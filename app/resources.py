@@ -5,9 +5,14 @@ thread-safe registry); every tab of every browser sees the same runs and the sam
 Keyed by the store path, so a test that points $RNNLAB_STORE elsewhere gets its own pair.
 
 Settings from the environment:
+    RNNLAB_MODE              local (default): one trusted user steers every run; shared: a server
+                             for several people, where only the browser that started a run steers
+                             it and each visitor sees only their own uploads (app/ownership.py)
     RNNLAB_STORE             the SQLite file (engine default ~/.rnnlab/runs.sqlite)
     RNNLAB_REFRESH_SECONDS   how often live charts refresh (default 1.0)
     RNNLAB_UPLOAD_MAX_MB     largest corpus upload (default 16)
+    RNNLAB_UPLOAD_MAX_FILES  uploads kept per visitor (default 20)
+    RNNLAB_UPLOAD_TOTAL_MB   their total size per visitor (default 64); all visitors together: 16 times that
     RNNLAB_WORKERS           runs that train at once (default: the engine's, one per core)
     RNNLAB_RAY_ADDRESS       train on Ray: auto, HOST:PORT, or local (a Ray of the dashboard's own);
                              unset: runs train in this process. Needs requirements-ray.txt.
@@ -22,11 +27,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.owners import Owners
 from app.series import SeriesCache
 from engine.jobs import JobManager
 from engine.store import RunStore, default_path
 
 RECOVER_EVERY = 15.0  # seconds between checks for runs whose process is gone (a killed CLI run, say)
+MODES = ("local", "shared")
 
 
 @dataclass
@@ -36,6 +43,7 @@ class Engine:
     store: RunStore
     jobs: JobManager  # or engine.distributed.ray_jobs.RayJobManager, which has the same calls
     cache: SeriesCache
+    owners: Owners  # who started which run (app/ownership.py; enforced in shared mode)
     checked: float = 0.0  # time.monotonic() of the last check for dead runs
     notice: str | None = None  # why the engine is not what the settings asked for, shown on every page
 
@@ -62,7 +70,8 @@ class Engine:
 def _engine(path: str, workers: int | None, ray_address: str | None) -> Engine:
     store = RunStore(path)
     jobs, notice = _jobs(store, workers, ray_address)
-    return Engine(store=store, jobs=jobs, cache=SeriesCache(store), notice=notice)
+    owners = Owners(Path(path).with_name(Path(path).name + ".owners.json"))
+    return Engine(store=store, jobs=jobs, cache=SeriesCache(store), notice=notice, owners=owners)
 
 
 def _jobs(store: RunStore, workers: int | None, ray_address: str | None):
@@ -95,6 +104,16 @@ def forget_engine() -> None:
     _engine.clear()
 
 
+def mode() -> str:
+    """'local' (one trusted user, the default) or 'shared' (ownership on): $RNNLAB_MODE.
+
+    Any other value counts as 'shared', the safe side: a typo must not open every run to every
+    visitor (scripts/dashboard.sh refuses such a value before starting).
+    """
+    value = os.environ.get("RNNLAB_MODE", "local").strip().lower() or "local"
+    return value if value in MODES else "shared"
+
+
 def refresh_seconds() -> float:
     """Seconds between refreshes of a live chart panel."""
     try:
@@ -103,14 +122,31 @@ def refresh_seconds() -> float:
         return 1.0
 
 
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, else `default`."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 and value < float("inf") else default
+
+
 def upload_limit_bytes() -> int:
     """Largest corpus file a browser may upload."""
-    try:
-        return int(float(os.environ.get("RNNLAB_UPLOAD_MAX_MB", "16")) * 2**20)
-    except ValueError:
-        return 16 * 2**20
+    return int(_env_number("RNNLAB_UPLOAD_MAX_MB", 16) * 2**20)
+
+
+def upload_max_files() -> int:
+    """Uploads kept per visitor."""
+    return max(1, int(_env_number("RNNLAB_UPLOAD_MAX_FILES", 20)))
+
+
+def upload_total_bytes() -> int:
+    """Total size of one visitor's uploads."""
+    return int(_env_number("RNNLAB_UPLOAD_TOTAL_MB", 64) * 2**20)
 
 
 def upload_dir() -> Path:
-    """Where accepted uploads are kept: beside the store, so every session (and the workers) can read them."""
+    """Where accepted uploads are kept: beside the store, so every session (and the workers) can read
+    them; one folder per visitor inside (app/upload.py)."""
     return default_path().parent / "uploads"

@@ -1,4 +1,10 @@
-"""The Runs page's table and the actions on chosen runs: open, compare, stop, delete, export, share."""
+"""The Runs page's table and the actions on chosen runs: open, compare, stop, delete, export, share.
+
+The actions are a fragment that re-reads the chosen runs every refresh while any is active or a
+refused delete is on show, so "stop it first" turns into "deleted" or "can be deleted now" within
+one refresh of the run ending. Delete always deletes or says why not (delete_refusal). On a
+shared server only the visitor who started a run may stop or delete it (app/ownership.py).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,12 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from app import controls, state
+from app import controls, ownership, resources, state
+from app.safe_text import code, text
 from app.status import is_active, status_word
 from engine import tb_export
 from engine.config import RunConfig
-from engine.store import MAX_LABEL
+from engine.store import MAX_LABEL, StoreError
 from engine.trainer import VAL_LOSS, VAL_PPL
 
 COLUMNS = {
@@ -24,6 +31,9 @@ COLUMNS = {
     "val loss": st.column_config.NumberColumn("val loss", format="%.4g"),
 }
 DELETE_CONFIRM = "runs-delete-confirm"
+REFUSED = "runs-delete-refused"  # run ids whose delete was refused: their reason is re-read every refresh
+DELETED = "runs-deleted"  # run ids the last Delete removed: said once, in a toast
+REDRAW = "_runs-redraw"  # a Delete inside the fragment asks for the whole page (its table) to be redrawn
 RENAME_ERROR = "runs-rename-error"
 DOWNLOADS = (  # (key prefix, label, format, shape, mime)
     ("csv", "CSV", "csv", "long", "text/csv"),
@@ -42,6 +52,8 @@ def settings_text(config: dict) -> str:
         diff = RunConfig.from_dict(config).diff(controls.UI_DEFAULT)
     except (TypeError, ValueError):  # a run stored by another version of the engine
         return ""
+    if "corpus" in diff:  # an upload by its name, never its server path (whose folder names a visitor)
+        diff["corpus"] = controls.corpus_name(diff["corpus"])
     return ", ".join(f"{k}={v}" for k, v in diff.items())
 
 
@@ -82,7 +94,11 @@ def _export(store, run_id: str, fmt: str, shape: str = "long") -> bytes:
 
 
 def _rename(eng, run_id: str) -> None:
-    """Callback: store the name typed in the run's box."""
+    """Callback: store the name typed in the run's box (on a shared server: only its owner's)."""
+    why = ownership.refusal(eng, run_id)
+    if why:
+        st.session_state[RENAME_ERROR] = f"{run_id}: {why}"
+        return
     try:
         eng.store.rename(run_id, st.session_state.get(f"name-{run_id}", ""))
     except ValueError as e:
@@ -90,7 +106,9 @@ def _rename(eng, run_id: str) -> None:
 
 
 def rename_box(eng, info) -> None:
-    """A text box holding the run's name and a Rename button beside it."""
+    """A text box holding the run's name and a Rename button beside it (for whoever may steer the run)."""
+    if not ownership.may_steer(eng, info.id):
+        return
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.text_input("name", value=info.label or "", key=f"name-{info.id}", max_chars=MAX_LABEL,
                     help="What the legends, status lines and this table call the run.")
@@ -115,22 +133,96 @@ def _tensorboard_button(col, store, info) -> None:
     )
 
 
+def delete_refusal(eng, run_id: str) -> str | None:
+    """Why the run cannot be deleted now, read from the store and the job manager; None when it can."""
+    try:
+        info = eng.store.run(run_id)
+    except KeyError:
+        return None  # already gone: deleting it again is a no-op
+    why = ownership.refusal(eng, run_id)
+    if why:
+        return why
+    if eng.jobs.is_live(run_id):
+        return f"it is {eng.jobs.status(run_id)} here: stop it first, then delete it"
+    if is_active(info):
+        return (
+            f"the store says it is {info.status} in another process (pid {info.pid} on {info.host}): stop it "
+            "there; if that process is gone the run is marked interrupted within a minute, and can be deleted then"
+        )
+    return None
+
+
 def _delete(eng, run_ids: list[str]) -> None:
-    """Callback: delete finished runs (an active one must be stopped first)."""
+    """Callback: delete the chosen runs that can be; keep the others' ids to say why not."""
+    deleted, refused = [], []
     for run_id in run_ids:
-        if eng.jobs.is_live(run_id) or is_active(eng.store.run(run_id)):
-            st.session_state["runs-message"] = f"{run_id} is still active: stop it first."
+        if delete_refusal(eng, run_id):
+            refused.append(run_id)
             continue
-        eng.store.delete_run(run_id)
+        try:
+            eng.store.delete_run(run_id)
+        except KeyError:  # deleted meanwhile, in another tab
+            pass
+        except (StoreError, OSError, RuntimeError) as e:
+            st.session_state["runs-message"] = f"{run_id} was not deleted: {e}"
+            refused.append(run_id)
+            continue
         eng.cache.forget(run_id)
+        deleted.append(run_id)
+    eng.owners.forget(deleted)
+    st.session_state[REFUSED] = refused
+    st.session_state[DELETED] = deleted
+    st.session_state[REDRAW] = bool(deleted)
     st.session_state[DELETE_CONFIRM] = False
-    st.session_state[state.RUNS_KEY] = [r for r in state.shown_runs() if r not in run_ids]
+    st.session_state[state.RUNS_KEY] = [r for r in state.shown_runs() if r not in deleted]
+
+
+def _stop(eng, run_ids: list[str]) -> None:
+    """Callback: stop the chosen runs this visitor may steer."""
+    for run_id in run_ids:
+        if ownership.may_steer(eng, run_id):
+            eng.jobs.stop(run_id)
+
+
+def _delete_notes(eng, chosen: list[str]) -> None:
+    """What the last Delete did: the runs it removed, and for each it refused why not, as the store has it now."""
+    deleted = st.session_state.pop(DELETED, None)
+    if deleted:
+        st.toast(f"Deleted {', '.join(code(r) for r in deleted)}.", icon=":material/delete:")
+    for run_id in [r for r in st.session_state.get(REFUSED) or [] if r in chosen]:
+        why = delete_refusal(eng, run_id)
+        if why:
+            st.warning(f"{code(run_id)} was not deleted: {text(why, 300)}.", icon=":material/block:")
+        else:
+            st.info(f"{code(run_id)} can be deleted now: it is no longer active.", icon=":material/delete:")
 
 
 def actions(eng, infos) -> None:
-    """Buttons for the chosen runs."""
+    """Buttons for the chosen runs; refreshing while any of them is active."""
     ids = [i.id for i in infos]
-    st.markdown(f"**{len(ids)} chosen:** " + ", ".join(f"`{r}`" for r in ids))
+    live = any(is_active(i) for i in infos)
+
+    @st.fragment(run_every=resources.refresh_seconds() if live else None)
+    def block():
+        if st.session_state.pop(REDRAW, False):
+            st.rerun()  # runs were deleted: the table above must lose them too
+        fresh = []
+        for run_id in ids:
+            try:
+                fresh.append(eng.store.run(run_id))
+            except KeyError:  # deleted here or in another tab
+                continue
+        _actions(eng, fresh, ids)
+        if live and not any(is_active(i) for i in fresh):
+            st.rerun()  # the last chosen run ended: redraw the page (and its table) once, without the timer
+
+    block()
+
+
+def _actions(eng, infos, chosen: list[str]) -> None:
+    """The buttons, the notes of the last Delete, and a card per run (the first four)."""
+    ids = [i.id for i in infos]
+    st.markdown(f"**{len(ids)} chosen:** " + ", ".join(code(r) for r in ids))
     cols = st.columns(4)
     cols[0].button(
         "Open on Live", key="runs-open", icon=":material/monitoring:", on_click=state.show, args=(ids, "live")
@@ -143,13 +235,16 @@ def actions(eng, infos) -> None:
         args=(ids, "compare"),
         disabled=len(ids) < 2,
     )
-    active = [i.id for i in infos if eng.jobs.is_live(i.id)]
+    active = [i.id for i in infos if eng.jobs.is_live(i.id) and ownership.may_steer(eng, i.id)]
     cols[2].button(
         "Stop",
         key="runs-stop",
         icon=":material/stop:",
         disabled=not active,
-        on_click=lambda: [eng.jobs.stop(r) for r in active],
+        on_click=_stop,
+        args=(eng, active),
+        help="Stop the chosen runs that train here"
+        + (" and that you started." if resources.mode() == "shared" else "."),
     )
     with cols[3]:
         confirm = st.checkbox("really delete", key=DELETE_CONFIRM)
@@ -160,16 +255,20 @@ def actions(eng, infos) -> None:
             disabled=not confirm,
             on_click=_delete,
             args=(eng, ids),
+            help="Tick 'really delete' first. Active runs are not deleted: stop them first.",
         )
     message = st.session_state.pop("runs-message", None)
     if message:
-        st.warning(message)
+        st.warning(text(message, 300))
+    _delete_notes(eng, chosen)
     error = st.session_state.pop(RENAME_ERROR, None)
     if error:
-        st.error(error, icon=":material/error:")
+        st.error(text(error, 300), icon=":material/error:")
     for info in infos[:4]:
         with st.container(border=True):
-            st.markdown(f"**{info.label or info.id}** · `{info.id}` · {status_word(info.status)} · step {info.step:,}")
+            st.markdown(
+                f"**{text(info.label or info.id)}** · {code(info.id)} · {status_word(info.status)} · step {info.step:,}"
+            )
             rename_box(eng, info)
             cols = st.columns(len(DOWNLOADS) + 1)
             for col, (prefix, label, fmt, shape, mime) in zip(cols, DOWNLOADS):
@@ -187,4 +286,4 @@ def actions(eng, infos) -> None:
             base = (st.context.url or "").rsplit("/", 1)[0] or ""
             st.code(f"{base}/?{share_query(info)}", language=None, wrap_lines=True)
             if info.message:
-                st.caption(info.message)
+                st.caption(text(info.message, 300))

@@ -11,9 +11,10 @@ import itertools
 
 import streamlit as st
 
-from app import controls, state
+from app import controls, ownership, state
+from app.safe_text import text
 from data import DataError
-from engine.config import FIELD_BY_NAME, FIELDS, ConfigError, RunConfig, format_value, parse_value
+from engine.config import FIELD_BY_NAME, FIELDS, MAX_TEXT, ConfigError, RunConfig, format_value, parse_value
 
 ERROR_KEY = "_start_error"
 MAX_VARIANTS = 4  # more runs than this no longer read on one chart, and each trains slower
@@ -34,6 +35,7 @@ def _start(eng) -> None:
     except (ConfigError, DataError) as e:  # a bad value, a model too large, a corpus that cannot be read
         st.session_state[ERROR_KEY] = str(e)
         return
+    ownership.claim(eng, [run_id])
     state.show([run_id], "live")
 
 
@@ -54,7 +56,7 @@ def start_button(eng, values: dict, errors: dict, key: str = "start", label: str
         st.error(f"Fix {', '.join(errors)} to start (see below).", icon=":material/error:")
     message = st.session_state.pop(ERROR_KEY, None)
     if message:
-        st.error(message)
+        st.error(text(message, 300))
 
 
 # ---- compare ---------------------------------------------------------------------------------
@@ -90,7 +92,12 @@ def _values_widget(slot: str, name: str) -> None:
     if k not in st.session_state:
         st.session_state[k] = ""
     st.text_input(
-        f"values of {name}, comma-separated", key=k, persist_state="session", placeholder=_example(name), help=f.help
+        f"values of {name}, comma-separated",
+        key=k,
+        persist_state="session",
+        placeholder=_example(name),
+        help=f.help,
+        max_chars=MAX_TEXT,
     )
 
 
@@ -99,7 +106,14 @@ def _read_values(slot: str, name: str) -> list:
     held = st.session_state.get(_values_key(slot, name))
     if isinstance(held, list):
         return list(held)
-    parts = (held or "").replace(";", ",").split(",")
+    return parse_list(name, held or "")
+
+
+def parse_list(name: str, typed: str) -> list:
+    """The distinct values of a comma- or semicolon-separated list; ConfigError naming the field for a bad one."""
+    if len(typed) > MAX_TEXT:  # bounded before it is split and parsed (the box itself takes no more)
+        raise ConfigError(name, f"the values are {len(typed):,} characters long; at most {MAX_TEXT:,} are accepted")
+    parts = typed.replace(";", ",").split(",")
     return list(dict.fromkeys(parse_value(name, p.strip()) for p in parts if p.strip()))
 
 
@@ -155,6 +169,7 @@ def _compare(eng) -> None:
     except (ConfigError, DataError) as e:
         st.session_state[ERROR_KEY + "_cmp"] = str(e)
         return
+    ownership.claim(eng, run_ids)
     state.show(run_ids, "compare")
 
 
@@ -199,10 +214,10 @@ def compare_form(eng, values: dict, errors: dict) -> None:
             help="Start the group and open it on the Compare page.",
         )
         if problem:
-            st.caption(f"To compare: {problem}")
+            st.caption(f"To compare: {text(problem, 300)}")
         message = st.session_state.pop(ERROR_KEY + "_cmp", None)
         if message:
-            st.error(message)
+            st.error(text(message, 300))
 
 
 # ---- first visit ------------------------------------------------------------------------------
@@ -218,20 +233,20 @@ def first_start(eng) -> None:
         st.markdown(
             f"Ready to train: a **{cfg.cell}** with {cfg.hidden_size} hidden units, {cfg.max_steps:,} steps "
             f"of {cfg.batch_size} sequences × {cfg.seq_len} characters from "
-            f"**{controls.describe(cfg).split('· ')[-1]}**, learning rate {cfg.lr:g}, clipping {cfg.clip}. "
+            f"**{text(controls.describe(cfg).split('· ')[-1])}**, learning rate {cfg.lr:g}, clipping {cfg.clip}. "
             "Perplexity starts near the alphabet size and falls as the network learns; change any setting "
             + ("in the sidebar first if you like." if not state.presenting() else "after leaving presenter mode.")
         )
     if state.hidden("start"):
         st.caption("This link has no Start button (start_hide): pick a run to show, or ask whoever shared it.")
     else:
-        start_button(eng, values, errors, key="start_first", label=f"Start: {controls.describe(cfg)}")
+        start_button(eng, values, errors, key="start_first", label=f"Start: {text(controls.describe(cfg))}")
     recent = eng.store.runs(limit=6)
     if recent:
         st.markdown("**Or show a stored run**")
         for info in recent:
             st.button(
-                f"{info.label or info.id} · {info.status} · step {info.step:,} · {info.id}",
+                f"{text(info.label or info.id)} · {info.status} · step {info.step:,} · {info.id}",
                 key=f"open_{info.id}",
                 on_click=state.show,
                 args=([info.id],),

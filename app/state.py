@@ -23,7 +23,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import controls
+from app import controls, url_keys
+from app.safe_text import code, text
 from engine.config import FIELDS, format_value, lenient, parse_values
 
 RUNS_KEY = "runs"  # multiselect of shown runs; the URL's repeated ?runs=
@@ -68,9 +69,13 @@ def read_url_once() -> None:
         problems["corpus"] = "not a corpus this dashboard offers"
         del values["corpus"]
     warnings = [
-        f"Ignored `{name}={given[name]}` from the link ({reason}); using {controls.default(name)!r}."
+        f"Ignored {code(f'{name}={given[name]}')} from the link ({text(reason, 200)}); "
+        f"using {code(controls.default(name))}."
         for name, reason in problems.items()
     ]
+    unknown = url_keys.unknown_warning(st.query_params)  # said, never dropped silently
+    if unknown:
+        warnings.append(unknown)
     for name, value in values.items():
         st.session_state[controls.key(name)] = value
     runs = st.query_params.get_all(RUNS_KEY)

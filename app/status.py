@@ -7,6 +7,7 @@ import math
 import numpy as np
 import streamlit as st
 
+from app.safe_text import text
 from engine.evaluation import FULL_LOSS
 from engine.store import ACTIVE, RunInfo
 from engine.trainer import LOSS, RECENT, VAL_LOSS
@@ -67,28 +68,30 @@ def _ppl(loss: float) -> float:
     return math.exp(min(loss, 700.0))
 
 
-def queue_text(jobs, info: RunInfo) -> str:
-    """Why a queued run waits, in words."""
+def queue_text(jobs, info: RunInfo) -> str | None:
+    """Why a run waits for a training slot, in words, asked of the JobManager now; None when it does not wait."""
     position = jobs.queue_position(info.id)
     if position is None:
-        return "queued: starting"
+        return "queued: starting" if info.status == "queued" and jobs.is_live(info.id) else None
     n = jobs.max_workers
     at_once = "1 run trains" if n == 1 else f"{n} runs train"
-    return f"queued: number {position} in line. {at_once} at once on this machine; it starts when one ends"
+    what = "queued" if info.status == "queued" else "resumed, waiting for a free training slot"
+    return f"{what}: number {position} in line. {at_once} at once on this machine; it starts when one ends or pauses"
 
 
 def status_line(eng, info: RunInfo, run, metrics: bool = True) -> None:
     """One run's name, status, step, recent metrics (unless the big numbers show them), and a progress
     bar while it is active."""
     max_steps = int(info.config.get("max_steps") or 0)
-    head = f"{ICONS.get(info.status, '')} **{run.name}** · {status_word(info.status)} · step {info.step:,}"
+    head = f"{ICONS.get(info.status, '')} **{text(run.name)}** · {status_word(info.status)} · step {info.step:,}"
     if max_steps:
         head += f" / {max_steps:,}"
-    text = recent_metrics(eng.store, info, run.loss_kind) if metrics else ""
-    st.markdown(head + (f" · {text}" if text else ""))
-    if info.status == "queued":
-        st.caption(queue_text(eng.jobs, info))
+    recent = recent_metrics(eng.store, info, run.loss_kind) if metrics else ""
+    st.markdown(head + (f" · {recent}" if recent else ""))
+    waiting = queue_text(eng.jobs, info) if is_active(info) else None
+    if waiting:
+        st.caption(waiting)
     elif info.status in ("failed", "diverged", "interrupted") and info.message:
-        st.caption(f"{status_word(info.status)}: {info.message}")
+        st.caption(f"{status_word(info.status)}: {text(info.message, 300)}")
     if is_active(info) and max_steps:
         st.progress(min(1.0, info.step / max_steps))

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import resources
+from app.safe_text import code, text
 from engine.store import StoreError
 
 
@@ -20,14 +21,14 @@ def engine_or_stop():
     try:
         eng = resources.engine()
     except StoreError as err:
-        st.error(f"**The run store cannot be opened.** `{err.path}`: {err.problem}.\n\n{err.todo}",
+        st.error(f"**The run store cannot be opened.** {code(err.path, 500)}: {text(err.problem, 300)}.\n\n{err.todo}",
                  icon=":material/database:")
         _fresh_store_offer(Path(err.path))
         st.stop()
     eng.notice_dead_runs()
     if eng.store.failure is not None:
         err = eng.store.failure
-        st.error(f"**The run store stopped taking records.** `{err.path}`: {err.problem}. Runs that were "
+        st.error(f"**The run store stopped taking records.** {code(err.path, 500)}: {text(err.problem, 300)}. Runs that were "
                  f"training have ended as failed, with every committed step kept.\n\n{err.todo}",
                  icon=":material/database:")
     return eng

@@ -43,6 +43,11 @@ class RunControls:
             self._snapshots.append(future)
         return future
 
+    def pending(self) -> tuple[float | None, tuple[str, float] | None]:
+        """The lr and clipping posted and not yet applied (None where nothing waits), left in place."""
+        with self._lock:
+            return self._lr, self._clip
+
     def take(self) -> tuple[float | None, tuple[str, float] | None, list[Future]]:
         """Pending lr, clipping and snapshot requests, clearing them."""
         with self._lock:

@@ -4,7 +4,8 @@ One per process (the dashboard keeps it in `st.cache_resource`, shared by every 
 session). A job is one run or a group; a group runs in one thread that steps its runs in
 turn, so they stand at the same step and share seed, init and data order. At most
 `max_workers` jobs train at once (one per core: more only slows each down); the rest wait
-in a queue whose positions the UI can show. Nothing raised in a worker escapes it: each run
+in a queue whose positions the UI can show; a job whose runs are all paused gives its slot
+to the queue and, resumed, takes the next free one (engine/slots.py). Nothing raised in a worker escapes it: each run
 ends through `Trainer.conclude`, as `done`, `stopped`, `diverged` or `failed` with a message,
 and its records stay. A run's status lives in its Trainer (built at submit, status `queued`);
 once the run has ended the manager lets go of it and the store answers.
@@ -29,6 +30,7 @@ from engine.config import FIELDS, RunConfig
 from engine.diagnosis import observers_for
 from engine.forks import change_label, changes
 from engine.preflight import preflight
+from engine.slots import Slots
 from engine.store.checkpoints import kept, load_checkpoint, load_snapshot
 from engine.trainer import Trainer
 
@@ -50,6 +52,12 @@ class Job:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _wants_to_train(trainer: Trainer) -> bool:
+    """Whether a run of a job without a slot wants one: it was resumed or stepped (or stopped: it ends without one)."""
+    c = trainer.controls
+    return not c.pause.is_set() or c.stop.is_set() or c.steps_left() > 0
+
+
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -64,7 +72,8 @@ class JobManager:
         self.observers = observers or observers_for  # callable(cfg) -> observers of each run
         self._lock = threading.Lock()
         self._queue: deque[Job] = deque()
-        self._running: dict[str, Job] = {}
+        self._running: dict[str, Job] = {}  # jobs with a thread, training or paused
+        self._slots = Slots(self.max_workers)  # which of them may train now
         self._trainers: dict[str, Trainer] = {}  # the runs this process queued and has not finished
         self._closed = False
         store.recover()
@@ -225,6 +234,15 @@ class JobManager:
         trainer.cfg.replace(clip=mode, clip_value=value)
         trainer.controls.set_clip(mode, value)
 
+    def live_settings(self, run_id: str) -> dict:
+        """{'lr', 'clip', 'clip_value'} as the run's next step will use them: its config with every
+        live edit applied, a posted one not yet applied included (what an editor must start from)."""
+        trainer = self._live(run_id)
+        lr, clip = trainer.controls.pending()
+        mode, value = clip if clip is not None else (trainer.clip_mode, trainer.clip_value)
+        peak = trainer.schedule.peak if trainer.schedule is not None else trainer.cfg.lr
+        return {"lr": lr if lr is not None else peak, "clip": mode, "clip_value": value}
+
     # ---- status ----------------------------------------------------------------------
     def status(self, run_id: str) -> str:
         """Live status for runs of this process, else what the store says."""
@@ -237,9 +255,13 @@ class JobManager:
         return trainer is not None and trainer.status in LIVE
 
     def queue_position(self, run_id: str) -> int | None:
-        """1 for the next job to start; None when the run is not waiting."""
+        """1 for the next job to get a slot; None when the run is not waiting for one.
+
+        Resumed runs waiting for a slot come first (in the order they asked), then the queue.
+        """
         with self._lock:
-            for i, job in enumerate(self._queue, start=1):
+            waiting = [self._running[j] for j in self._slots.waiting() if j in self._running]
+            for i, job in enumerate([*waiting, *self._queue], start=1):
                 if any(t.run_id == run_id for t in job.trainers):
                     return i
         return None
@@ -296,7 +318,7 @@ class JobManager:
 
     def _dispatch(self) -> None:
         with self._lock:
-            while self._queue and len(self._running) < self.max_workers and not self._closed:
+            while self._queue and not self._closed and self._slots.take(self._queue[0].job_id):
                 job = self._queue.popleft()
                 job.thread = threading.Thread(target=self._work, args=(job,), name=f"rnnlab-{job.job_id}", daemon=True)
                 self._running[job.job_id] = job
@@ -308,19 +330,48 @@ class JobManager:
         finally:
             with self._lock:
                 self._running.pop(job.job_id, None)
+                self._slots.leave(job.job_id)
             self._dispatch()
 
     def _train(self, job: Job) -> None:
-        """Start the job's runs, then step them in turn (lockstep) until each has ended."""
+        """Start the job's runs, then step them in turn (lockstep) until each has ended.
+
+        When every run is paused the job gives its slot up; it trains again once it has one back.
+        """
         active = [t for t in job.trainers if self._start(t)]
         while active:
+            if not self._has_slot(job, active):
+                self._wait_for_slot(active)
+                time.sleep(0.02)
+                continue
             with job.lock:  # one decision per round for the whole group (see Job.lock)
                 ready = [t for t in active if not t.held()]
             for trainer in ready:
                 if not self._step(trainer):
                     active.remove(trainer)
-            if not ready:
-                time.sleep(0.02)  # everything paused: wait without burning a core (a Step starts within 20 ms)
+            if not ready:  # everything paused: free the slot for queued work, wait without burning a core
+                self._slots.release(job.job_id)
+                self._dispatch()
+                time.sleep(0.02)  # a Step starts within 20 ms when a slot is free
+
+    def _has_slot(self, job: Job, active: list[Trainer]) -> bool:
+        """Whether the job may train this round: it holds a slot, or asked for one back and got it."""
+        if self._slots.holds(job.job_id):
+            return True
+        if any(_wants_to_train(t) for t in active):
+            return self._slots.reclaim(job.job_id)
+        self._slots.withdraw(job.job_id)  # paused again while in line
+        return False
+
+    def _wait_for_slot(self, active: list[Trainer]) -> None:
+        """A round without a slot: a stopped run ends at once (it needs none); the others keep their
+        status and have their live edits and fork snapshots served."""
+        for trainer in list(active):
+            if trainer.controls.stop.is_set():
+                self._step(trainer)  # returns False at once: the run is concluded
+                active.remove(trainer)
+            else:
+                trainer.apply_controls()
 
     def _start(self, trainer: Trainer) -> bool:
         """trainer.start(); True if it started, else the run is concluded (failed)."""

@@ -87,5 +87,24 @@ def url_values(at: AppTest, key: str) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def editor(at: AppTest, run_id: str) -> dict:
+    """The run's lr / clipping editor as drawn last: {'lr', 'clip', 'clip_value', 'apply'} -> its widget."""
+    found = {}
+    for widget in [*at.number_input, *at.selectbox, *at.button]:
+        for name in ("lr", "clip", "clip_value", "apply"):
+            if (widget.key or "").startswith(f"ctl-{name}-{run_id}-"):
+                found[name] = widget
+    return found
+
+
+def live_edit(at: AppTest, run_id: str, **values) -> AppTest:
+    """Change some of the run's editor fields (lr=, clip=, clip_value=) and press its Apply."""
+    fields = editor(at, run_id)
+    for name, value in values.items():
+        fields[name].set_value(value)
+    fields["apply"].click()
+    return at.run()
+
+
 def no_exceptions(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]

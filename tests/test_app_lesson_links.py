@@ -95,15 +95,12 @@ def test_cards_name_the_reference_the_time_and_give_the_link(monkeypatch):
     assert any(v.endswith("lessons?lesson=tiny-clip") for v in links)
     assert any(v.endswith("lessons?lesson=tiny-clip&run=1") for v in links)
     full = [b for b in at.button if b.key == "lesson-full-tiny-clip"]
-    assert bool(full) == ("class" in lessons_view.sizes())  # "full size" once lessons have a class size
+    assert len(full) == 1
 
 
-def test_a_card_without_the_new_fields_falls_back_to_plain_words(monkeypatch):
-    fake(monkeypatch, FakeLesson())
-    lesson = FakeLesson()
-    assert lessons_view.based_on(lesson) == "based on reference 000"
-    assert lessons_view.expected(lesson) == ""
+def test_a_lesson_without_a_measured_time_says_none():
     assert lessons_view.expected(TimedLesson(class_seconds=math.nan)) == ""
+    assert lessons_view.expected(TimedLesson()) == "about 42 s at class size on two idle cores"
 
 
 def test_presenter_lesson_shows_the_question_first_and_the_verdict_as_a_banner(monkeypatch):

@@ -1,5 +1,6 @@
 """AppTest: the Lessons page: cards for the engine's lessons, one click runs a lesson, the verdict after."""
 
+import math
 from dataclasses import dataclass, field
 
 from app_testkit import TINY, app, engine, figures, fresh_engine, no_exceptions, texts, wait_done
@@ -22,6 +23,9 @@ class FakeLesson:
     what_to_see: str = "The clipped run's gradient norm stays under 1."
     explanation: str = "Clipping rescales the gradient when its norm passes the threshold."
     reference_run: str = "clip 1"
+    class_seconds: float = math.nan  # not measured
+    based_on: str = "based on reference 000"
+    rate: str = ""
 
 
 @dataclass

@@ -9,6 +9,7 @@ from app_testkit import (
     engine,
     figures,
     fresh_engine,
+    live_edit,
     no_exceptions,
     texts,
     url_values,
@@ -99,11 +100,8 @@ def test_pause_resume_lr_clip_and_stop_a_running_run():
     at.button(key=f"{bar}-resume").click().run()
     wait_status(run_id, ("running",))
     at.run()
-    at.number_input(key=f"ctl-lr-{run_id}").set_value(0.01).run()
-    at.button(key=f"ctl-lr-apply-{run_id}").click().run()
-    at.selectbox(key=f"ctl-clip-{run_id}").set_value("norm").run()
-    at.number_input(key=f"ctl-clipv-{run_id}").set_value(5.0).run()
-    at.button(key=f"ctl-clip-apply-{run_id}").click().run()
+    live_edit(at, run_id, lr=0.01)
+    live_edit(at, run_id, clip="norm", clip_value=5.0)
     no_exceptions(at)
     # edits apply at the run's next step: wait for them to land before stopping it
     deadline = time.monotonic() + 30

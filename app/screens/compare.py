@@ -40,7 +40,7 @@ if len(run_ids) < 2:
 infos = series.infos(eng.store, run_ids)
 labels = live_view.legend_labels(infos)
 if not state.presenting():
-    run_controls.controls(eng.jobs, infos, labels, state.hidden_names())
+    run_controls.controls(eng, infos, labels, state.hidden_names())
 view, ctx = live_view.toolbar("compare", VIEWS, key="cview", slot=slot)
 ctx.key, ctx.reference = live_view.selection_key("compare", run_ids), run_ids[0]
-live_view.panel(eng, run_ids, VIEWS[view], ctx)
+live_view.panel(eng, run_ids, VIEWS[view], ctx, show_status=False)  # the header has them

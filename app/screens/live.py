@@ -13,8 +13,8 @@ if not run_ids:
 
 infos = series.infos(eng.store, run_ids)
 if not state.presenting():
-    run_controls.controls(eng.jobs, infos, live_view.legend_labels(infos), state.hidden_names())
+    run_controls.controls(eng, infos, live_view.legend_labels(infos), state.hidden_names())
 views = chart_grid.views("live")
 view, ctx = live_view.toolbar("live", views, key="view", slot=slot)
 ctx.key = live_view.selection_key("live", run_ids)
-live_view.panel(eng, run_ids, views[view], ctx)
+live_view.panel(eng, run_ids, views[view], ctx, show_status=False)  # the header has them

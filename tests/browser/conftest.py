@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,10 +71,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory, browser_type_launch_args):
-    """A dashboard server on a free port with its own store; stopped by PID afterwards."""
-    tmp = tmp_path_factory.mktemp("dashboard")
+@contextmanager
+def serve(tmp: Path, **env_extra: str):
+    """A dashboard server on a free port with its own store in `tmp` (and these environment
+    variables); yields its URL, then stops it by its PID."""
     port = _free_port()
     env = {
         **os.environ,
@@ -81,6 +82,7 @@ def app_url(tmp_path_factory, browser_type_launch_args):
         "RNNLAB_CACHE": str(tmp / "cache"),
         "RNNLAB_REFRESH_SECONDS": REFRESH_S,
         "PYTHONUNBUFFERED": "1",
+        **env_extra,
     }
     cmd = [
         sys.executable,
@@ -118,6 +120,20 @@ def app_url(tmp_path_factory, browser_type_launch_args):
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(browser_type_launch_args):
+    """`serve` for a module that needs its own server (its own store or environment):
+    `with dashboard_server(tmp, RNNLAB_MODE="shared") as url: ...`."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, browser_type_launch_args):
+    """A dashboard server on a free port with its own store; stopped by PID afterwards."""
+    with serve(tmp_path_factory.mktemp("dashboard")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
