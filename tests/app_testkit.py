@@ -108,3 +108,9 @@ def live_edit(at: AppTest, run_id: str, **values) -> AppTest:
 
 def no_exceptions(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+def transport(at: AppTest, action: str):
+    """The transport bar's button (pause, resume, step1, step10) over the shown runs' charts, or None."""
+    found = [b for b in at.button if (b.key or "").endswith(f"-{action}") and not (b.key or "").startswith("ctl-")]
+    return found[0] if found else None

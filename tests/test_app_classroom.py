@@ -74,7 +74,7 @@ def test_start_and_text_flags_and_an_unknown_flag():
     assert "Ready to train" not in texts(at.markdown)
     warning = texts(at.warning)
     assert "foo_hide" in warning and "nothing called foo" in warning
-    assert "momentum_hdie" not in warning  # not a hide flag at all: an unknown parameter, ignored as before
+    assert "momentum_hdie" in warning and "not a setting" in warning  # not a hide flag: an unknown key, named
 
 
 def test_share_query_carries_settings_seed_flags_and_presenter():

@@ -3,7 +3,19 @@ live edits from any tab, and applies only the fields the person changed (issue 1
 
 import time
 
-from app_testkit import TINY, app, editor, engine, fresh_engine, live_edit, no_exceptions, texts, wait_done, wait_status
+from app_testkit import (
+    TINY,
+    app,
+    editor,
+    engine,
+    fresh_engine,
+    live_edit,
+    no_exceptions,
+    texts,
+    transport,
+    wait_done,
+    wait_status,
+)
 
 __all__ = ["fresh_engine"]
 
@@ -31,12 +43,12 @@ def test_editor_shows_current_values_and_applies_only_what_changed():
     wait_status(run_id, ("running",))
     a.run()
     assert shown(a, run_id) == {"lr": 0.003, "clip": "norm", "clip_value": 1.0}  # the run's config: clip norm 1
-    a.button(key=f"ctl-pause-{run_id}").click().run()
+    transport(a, "pause").click().run()
     wait_status(run_id, ("paused",))
 
     b = app({**TINY, "runs": run_id}).run()  # a second tab on the same run
     no_exceptions(b)
-    b.button(key=f"ctl-resume-{run_id}").click().run()
+    transport(b, "resume").click().run()
     wait_status(run_id, ("running",))
     b.run()
     live_edit(b, run_id, lr=0.01, clip="value")  # tab B: lr and the clipping mode

@@ -43,4 +43,4 @@ if not state.presenting():
     run_controls.controls(eng, infos, labels, state.hidden_names())
 view, ctx = live_view.toolbar("compare", VIEWS, key="cview", slot=slot)
 ctx.key, ctx.reference = live_view.selection_key("compare", run_ids), run_ids[0]
-live_view.panel(eng, run_ids, VIEWS[view], ctx, show_status=False)  # the header has them
+live_view.panel(eng, run_ids, VIEWS[view], ctx)

@@ -17,4 +17,4 @@ if not state.presenting():
 views = chart_grid.views("live")
 view, ctx = live_view.toolbar("live", views, key="view", slot=slot)
 ctx.key = live_view.selection_key("live", run_ids)
-live_view.panel(eng, run_ids, views[view], ctx, show_status=False)  # the header has them
+live_view.panel(eng, run_ids, views[view], ctx)
