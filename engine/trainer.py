@@ -49,6 +49,7 @@ from engine.optim import (
     set_lr,
 )
 from engine.probe_runner import ProbeRunner
+from engine.probe_worker import ProbeError
 from engine.probes import ProbeContext
 from engine.sampling import sample_text
 from engine.series import Series
@@ -172,6 +173,7 @@ class Trainer:
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
         self.optimizer.step()
         self._record_probes(s, self.probes.after_step(ctx))
+        self._record_analyses()  # split probes' results of earlier steps, at the steps they were captured
 
         task_metrics = bool(self.probes.due) or self.task.metrics_every_step
         record.update(self._train_metrics(loss_value, out, batch, task_metrics))
@@ -231,6 +233,7 @@ class Trainer:
             self.set_status("running")
             self.store.add_event(self.run_id, self.step_index, "resumed", "resumed")
         if paused:
+            self._record_analyses(wait=True)  # a paused run shows every probe it took
             self.apply_controls()
         return paused
 
@@ -283,6 +286,7 @@ class Trainer:
         trained = self.model is not None and status in ("done", "stopped")
         if trained and self.cfg.sample_every and self.step_index % self.cfg.sample_every:
             self._sample()  # a last sample, unless one was just taken
+        self._record_final_analyses()
         self.store.flush()  # reads below see only committed rows
         summary = self.store.run(self.run_id).summary
         last = {k: self.store.scalars(self.run_id, k) for k in (VAL_LOSS.name, VAL_PPL.name)}
@@ -375,6 +379,25 @@ class Trainer:
             else:
                 scalars[name] = float(value)
         self.store.add_scalars(self.run_id, step, scalars)
+
+    def _record_analyses(self, wait: bool = False) -> None:
+        """Record what the probe worker has finished (wait: everything submitted); ProbeError if one failed."""
+        if self.probes is not None:
+            for step, measured in self.probes.collect(wait=wait):
+                self._record_probes(step, measured)
+
+    def _record_final_analyses(self) -> None:
+        """At the end: the worker's last results; a failed analysis (of NaN weights, say) is logged, not raised."""
+        while self.probes is not None:
+            try:
+                found = self.probes.collect(wait=True)
+            except ProbeError as err:  # the ones after it are still to collect
+                log.warning("run %s: %s", self.run_id, err)
+                continue
+            if not found:
+                return
+            for step, measured in found:
+                self._record_probes(step, measured)
 
     def _sample(self) -> None:
         if getattr(self.task, "vocab", None) and self.task.name == "text":
