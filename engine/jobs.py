@@ -1,10 +1,12 @@
 """JobManager: runs and groups of runs in background threads, queued under a concurrency cap.
 
 One per process (the dashboard keeps it in `st.cache_resource`, shared by every browser
-session). A job is one run or a group; a group runs in one thread that steps its runs in
-turn, so they stand at the same step and share seed, init and data order. At most
-`max_workers` jobs train at once (one per core: more only slows each down); the rest wait
-in a queue whose positions the UI can show. Nothing raised in a worker escapes it: each run
+session). A job is one run or a group; a group's thread steps its runs a round at a time,
+side by side on the cores with a barrier after each round (engine/lockstep.py), so they stand
+at the same step and share seed, init and data order. At most `max_workers` jobs train at
+once (one per core: more only slows each down); the rest wait in a queue whose positions the
+UI can show. Each run's torch intra-op threads are chosen per round from the cores and the
+runs training (engine/threads.py), not fixed for the process. Nothing raised in a worker escapes it: each run
 ends through `Trainer.conclude`, as `done`, `stopped`, `diverged` or `failed` with a message,
 and its records stay. A run's status lives in its Trainer (built at submit, status `queued`);
 once the run has ended the manager lets go of it and the store answers.
@@ -12,19 +14,18 @@ once the run has ended the manager lets go of it and the store answers.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
 
-import torch
-
 from engine.config import RunConfig
 from engine.diagnosis import observers_for
+from engine.lockstep import Lockstep
 from engine.preflight import preflight
 from engine.store.checkpoints import load_checkpoint
+from engine.threads import cores, intra_op_threads, use_threads
 from engine.trainer import Trainer
 
 LIVE = ("queued", "running", "paused")
@@ -41,14 +42,13 @@ class Job:
 
 
 def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, cores()))
 
 
 class JobManager:
     """Submit, queue, run, stop, pause, edit and fork training runs."""
 
     def __init__(self, store, max_workers: int | None = None, observers=None):
-        torch.set_num_threads(1)  # measured: 1 thread per run beats sharing on 2 cores
         self.store = store
         self.max_workers = max_workers or default_workers()
         self.observers = observers or observers_for  # callable(cfg) -> observers of each run
@@ -217,18 +217,28 @@ class JobManager:
             self._dispatch()
 
     def _train(self, job: Job) -> None:
-        """Start the job's runs, then step them in turn (lockstep) until each has ended."""
+        """Start the job's runs, then step them a round at a time (lockstep) until each has ended."""
+        use_threads(1)  # start() builds models on this thread; rounds set what they need
         active = [t for t in job.trainers if self._start(t)]
-        while active:
-            stepped = False
-            for trainer in list(active):
-                if trainer.held():
-                    continue
-                stepped = True
-                if not self._step(trainer):
-                    active.remove(trainer)
-            if not stepped:
-                time.sleep(0.05)  # everything paused: wait without burning a core
+        lockstep = Lockstep(len(active))
+        try:
+            while active:
+                ready = [t for t in active if not t.held()]
+                going = lockstep.round(ready, self._step, self._threads_per_run(ready))
+                active = [t for t in active if t not in ready or going[ready.index(t)]]
+                if not ready:
+                    time.sleep(0.05)  # everything paused: wait without burning a core
+        finally:
+            lockstep.close()
+
+    def _threads_per_run(self, ready: list[Trainer]) -> int:
+        """Intra-op threads for each run of this round, from the cores and every run training in this process."""
+        if not ready:
+            return 1
+        with self._lock:
+            training = sum(t.status == "running" for t in self._trainers.values())
+        cfg = ready[0].cfg
+        return intra_op_threads(max(training, len(ready)), work=cfg.hidden_size * cfg.batch_size)
 
     def _start(self, trainer: Trainer) -> bool:
         """trainer.start(); True if it started, else the run is concluded (failed)."""

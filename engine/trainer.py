@@ -26,6 +26,7 @@ import copy
 import logging
 import math
 import random
+import time
 import traceback
 from collections import deque
 
@@ -99,6 +100,7 @@ class Trainer:
         self.observers = list(observers)
         self.resume = resume  # a snapshot dict from a parent run, for forks
         self.step_index = 0
+        self.step_started = 0.0  # time.perf_counter() at the start of the current step (its own clock, per run)
         self.status = "queued"
         self.message: str | None = None  # why the run ended, when it did not simply finish
         # built by start(); None until then (a run can end before it starts)
@@ -112,9 +114,9 @@ class Trainer:
         self.window: dict[str, list[float]] = {}
 
     def set_status(self, status: str, message: str | None = None) -> None:
-        """The run's status, here and in the store (committed at once)."""
-        self.status = status
+        """The run's status, in the store (committed at once) and then here: whoever sees it here can read it there."""
         self.store.set_status(self.run_id, status, message)
+        self.status = status
 
     # ---- on_fit_start ----------------------------------------------------------------
     def start(self) -> None:
@@ -150,6 +152,7 @@ class Trainer:
         """Train on one batch; False once the run has reached max_steps or was stopped."""
         if self.controls.stop.is_set() or self.step_index >= self.cfg.max_steps:
             return False
+        self.step_started = time.perf_counter()
         self.apply_controls()
         s = self.step_index
         self.probes.begin(s)

@@ -13,10 +13,10 @@ import torch
 
 from engine import probe_worker
 from engine.config import RunConfig
+from engine.diagnosis import STEP_MS
 from engine.optim import clip_gradients
 from engine.probe_runner import ProbeRunner
 from engine.probe_worker import ProbeError, ProbeWorker
-from engine.diagnosis import STEP_MS
 from engine.probes import PROBES, ProbeContext, SpectrumProbe, SplitProbe
 from engine.series import find
 from engine.store import RunStore
