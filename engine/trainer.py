@@ -33,7 +33,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from data import make_task
+from data.cache import shared_task
 from engine.cadence import EvalCadence
 from engine.controls import RunControls
 from engine.init import initialise
@@ -126,7 +126,7 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         random.seed(cfg.seed)
         self.device = pick_device(cfg.device)
-        self.task = self.task or make_task(cfg)
+        self.task = self.task or shared_task(cfg)
         self.model = RecurrentLM(cfg, self.task)
         initialise(self.model, cfg)
         self.model.to(self.device)
