@@ -24,7 +24,6 @@ from app.series import SeriesCache
 from engine.jobs import JobManager
 from engine.store import RunStore, default_path
 
-
 RECOVER_EVERY = 15.0  # seconds between checks for runs whose process is gone (a killed CLI run, say)
 
 

@@ -27,6 +27,7 @@ from engine.preflight import preflight
 from engine.store.checkpoints import load_checkpoint
 from engine.threads import cores, intra_op_threads, use_threads
 from engine.trainer import Trainer
+from engine.warmup import warm_up_in_background
 
 LIVE = ("queued", "running", "paused")
 SNAPSHOT_TIMEOUT = 30.0  # seconds to wait for a live run to hand over its state for a fork
@@ -58,6 +59,7 @@ class JobManager:
         self._trainers: dict[str, Trainer] = {}  # the runs this process queued and has not finished
         self._closed = False
         store.recover()
+        warm_up_in_background()  # the first Start then finds torch's lazy imports and the default task ready
 
     # ---- submitting ------------------------------------------------------------------
     def submit(self, cfg: RunConfig, label: str | None = None) -> str:

@@ -19,12 +19,18 @@ threads on a busy machine it became 20x slower (threads spin waiting for a desch
 from __future__ import annotations
 
 import os
+import threading
 
 import torch
 
 # hidden units x batch sequences per step below which a second intra-op thread does not pay
 # (a (B, H) x (H, G*H) product per time step: OpenMP splits only work above ~32k elements)
 MIN_PARALLEL_WORK = 256 * 64
+
+
+# held by code that seeds torch's one global generator and then draws from it (a run's seeding and
+# initialisation, the warm-up's model): two threads doing that at once would take each other's numbers
+GLOBAL_RNG = threading.Lock()
 
 
 def cores() -> int:

@@ -56,6 +56,7 @@ from engine.sampling import sample_text
 from engine.series import Series
 from engine.store import StoreError
 from engine.store.checkpoints import save_checkpoint
+from engine.threads import GLOBAL_RNG
 
 log = logging.getLogger(__name__)
 RECENT = 20  # batches behind "the recent training loss" (status lines, progress bar, final summary)
@@ -101,6 +102,7 @@ class Trainer:
         self.resume = resume  # a snapshot dict from a parent run, for forks
         self.step_index = 0
         self.step_started = 0.0  # time.perf_counter() at the start of the current step (its own clock, per run)
+        self.first_step = 0  # the step this trainer starts at (set by start: a fork's is its parent's)
         self.status = "queued"
         self.message: str | None = None  # why the run ended, when it did not simply finish
         # built by start(); None until then (a run can end before it starts)
@@ -122,13 +124,14 @@ class Trainer:
     def start(self) -> None:
         """Seed everything from cfg.seed, build task, model, optimiser, schedule and probes."""
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % 2**32)
-        random.seed(cfg.seed)
         self.device = pick_device(cfg.device)
         self.task = self.task or shared_task(cfg)
-        self.model = RecurrentLM(cfg, self.task)
-        initialise(self.model, cfg)
+        with GLOBAL_RNG:  # another run (or the warm-up) drawing in between would change this run's init
+            torch.manual_seed(cfg.seed)
+            np.random.seed(cfg.seed % 2**32)
+            random.seed(cfg.seed)
+            self.model = RecurrentLM(cfg, self.task)
+            initialise(self.model, cfg)
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LrSchedule(cfg)
@@ -138,6 +141,7 @@ class Trainer:
         self.val_batches = [b.to(self.device) for b in self.task.val_batches(cfg.batch_size, cfg.eval_batches)]
         if self.resume is not None:
             self._load_snapshot(self.resume)
+        self.first_step = self.step_index  # 0, or a fork's step
         self.epoch = self.step_index // self.bpe
         self.batches = self._epoch_batches(self.epoch, skip=self.step_index % self.bpe)
         self.store.set_summary(self.run_id, {"baselines": self.task.baselines(), "loss_kind": self.task.loss_kind,
@@ -182,6 +186,8 @@ class Trainer:
         record.update(self._train_metrics(loss_value, out, batch, task_metrics))
         self.store.add_scalars(self.run_id, s, record)
         self.store.set_step(self.run_id, s + 1)
+        if s == self.first_step:
+            self.store.flush()  # the first point of a run is on its chart at the next refresh, not after a commit interval
         self.step_index = s + 1
         for observer in self.observers:
             observer.on_step_end(self, s, record)
