@@ -52,7 +52,7 @@ from engine.optim import (
 from engine.probe_runner import ProbeRunner
 from engine.probe_worker import ProbeError
 from engine.probes import ProbeContext
-from engine.sampling import sample_text
+from engine.sampling import Sampler
 from engine.series import Series
 from engine.store import StoreError
 from engine.store.checkpoints import save_checkpoint
@@ -60,7 +60,6 @@ from engine.threads import GLOBAL_RNG
 
 log = logging.getLogger(__name__)
 RECENT = 20  # batches behind "the recent training loss" (status lines, progress bar, final summary)
-SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
 
 # what the trainer records (the schedule, clipping and probes declare theirs beside their code)
 LOSS = Series("train/loss", "scalar", "training loss of the step's batch, measured before its update")
@@ -109,6 +108,7 @@ class Trainer:
         self.task = task  # built by preflight (engine/preflight.py) when given, else by start()
         self.device = self.model = self.optimizer = self.schedule = None
         self.probes = self.eval_cadence = self.batches = None
+        self.sampler: Sampler | None = None  # text samples off the training thread, made at the first one
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.bpe, self.epoch = 1, 0
         self.val_batches: list = []
@@ -181,6 +181,7 @@ class Trainer:
         self.optimizer.step()
         self._record_probes(s, self.probes.after_step(ctx))
         self._record_analyses()  # split probes' results of earlier steps, at the steps they were captured
+        self._record_samples()
 
         task_metrics = bool(self.probes.due) or self.task.metrics_every_step
         record.update(self._train_metrics(loss_value, out, batch, task_metrics))
@@ -242,7 +243,8 @@ class Trainer:
             self.set_status("running")
             self.store.add_event(self.run_id, self.step_index, "resumed", "resumed")
         if paused:
-            self._record_analyses(wait=True)  # a paused run shows every probe it took
+            self._record_analyses(wait=True)  # a paused run shows every probe and sample it took
+            self._record_samples(wait=True)
             self.apply_controls()
         return paused
 
@@ -396,7 +398,7 @@ class Trainer:
                 self._record_probes(step, measured)
 
     def _record_final_analyses(self) -> None:
-        """At the end: the worker's last results; a failed analysis (of NaN weights, say) is logged, not raised."""
+        """At the end: the workers' last probes and samples; a failed one (of NaN weights, say) is logged, not raised."""
         while self.probes is not None:
             try:
                 found = self.probes.collect(wait=True)
@@ -404,14 +406,26 @@ class Trainer:
                 log.warning("run %s: %s", self.run_id, err)
                 continue
             if not found:
-                return
+                break
             for step, measured in found:
                 self._record_probes(step, measured)
+        try:
+            self._record_samples(wait=True)
+        except ProbeError as err:
+            log.warning("run %s: %s", self.run_id, err)
 
     def _sample(self) -> None:
+        """Ask for a text sample of the model as it is now; generated off this thread (engine/sampling.py)."""
         if getattr(self.task, "vocab", None) and self.task.name == "text":
-            text = sample_text(self.model, self.task, SAMPLE_CHARS, seed=self.cfg.seed + self.step_index, device=self.device)
-            self.store.add_text(self.run_id, self.step_index, text)
+            if self.sampler is None:
+                self.sampler = Sampler(self.task)
+            self.sampler.request(self.model, self.step_index, seed=self.cfg.seed + self.step_index)
+
+    def _record_samples(self, wait: bool = False) -> None:
+        """Store the text samples generated so far (wait: every one asked for)."""
+        if self.sampler is not None:
+            for step, text in self.sampler.collect(wait=wait):
+                self.store.add_text(self.run_id, step, text)
 
 
 def run_to_end(trainer: Trainer, on_step=None) -> str:

@@ -1,4 +1,4 @@
-"""Split probes off the training thread: the same values as inline, at the same steps, in step order.
+"""Split probes and text samples off the training thread: the same values as inline, at the same steps, in step order.
 
 Oracles: each split probe's inline measurement (after_backward) taken before the step changes
 anything, and a whole run with its analyses inline (ProbeRunner(offload=False)).
@@ -18,6 +18,7 @@ from engine.optim import clip_gradients
 from engine.probe_runner import ProbeRunner
 from engine.probe_worker import ProbeError, ProbeWorker
 from engine.probes import PROBES, ProbeContext, SpectrumProbe, SplitProbe
+from engine.sampling import SAMPLE_CHARS, sample_text
 from engine.series import find
 from engine.store import RunStore
 from engine.trainer import Trainer
@@ -220,3 +221,21 @@ def test_the_budget_counts_the_capture_not_the_analysis(monkeypatch):
     assert runner.light_budget.probe_time.value < 0.005  # the capture, not the 50 ms analysis
     # while the worker analyses (50 ms), the light tier waits instead of queueing more
     assert sum(due) < 6
+
+
+def test_a_sample_made_off_thread_is_the_text_of_the_weights_at_its_step():
+    cfg = RunConfig(cell="lstm", max_steps=12, probe_every=0, **{**TINY, "sample_every": 4})
+    store = RunStore()
+    trainer = Trainer(cfg, store, store.create_run(cfg.to_dict()))
+    trainer.start()
+    inline = {}
+    while True:
+        more = trainer.step()
+        if trainer.step_index % 4 == 0:  # the oracle: the same sample, made here from the weights now
+            inline[trainer.step_index] = sample_text(trainer.model, trainer.task, SAMPLE_CHARS,
+                                                     seed=cfg.seed + trainer.step_index, device="cpu")
+        if not more:
+            break
+    assert trainer.conclude(None) == "done"
+    stored = dict(store.texts(trainer.run_id))
+    assert stored == inline and len(stored) == 3 and all(len(t) > 100 for t in stored.values())
