@@ -21,9 +21,9 @@ from timing import load, use_checkout  # bench/ is on sys.path when run as a scr
 ROOT = use_checkout()
 
 import torch  # noqa: E402
+from plain import PlainLoop  # noqa: E402
 
 from engine.config import RunConfig  # noqa: E402
-from plain import PlainLoop  # noqa: E402
 
 BLOCK = 20
 
