@@ -43,7 +43,7 @@ class ProbeContext:
 class Probe:
     """No-op base: override one of the two moments, and declare what you record in `series`."""
 
-    heavy = False  # heavy probes (spectra, Jacobians, gradient reach) run under the time budget, light ones every probe_every
+    heavy = False  # costly on the training thread (gradient reach): the heavy tier of the budget. A split probe pays only its capture there, so it is light
     series: tuple[Series, ...] = ()
 
     def after_backward(self, ctx: ProbeContext) -> dict:
