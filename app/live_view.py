@@ -6,7 +6,9 @@
 
 The fragment's timer is set when the page runs: on while any shown run is queued, running or
 paused and the Live toggle is on; off otherwise (a paused chart keeps its zoom: a changed figure
-would remount and reset it). When the last shown run finishes, the fragment asks for one full
+would remount and reset it). Until a just-started run's first points are stored it ticks every
+FIRST_POINT_REFRESH seconds, so they are drawn as soon as they land, then asks for one full rerun
+that sets the usual pace. When the last shown run finishes, the fragment asks for one full
 rerun, which redraws the page without a timer. Only the chosen view is read and drawn.
 """
 
@@ -25,6 +27,7 @@ from app.status import is_active, status_line
 from engine.config import FIELDS, ConfigError, parse_value
 from engine.forks import apply_fix, canonical
 
+FIRST_POINT_REFRESH = 0.2  # s between refreshes while a shown run has no point yet (then resources.refresh_seconds)
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
 
@@ -93,6 +96,11 @@ def _view_switch(views: dict, key: str) -> str | None:
     )
 
 
+def awaiting_first_point(info) -> bool:
+    """Queued or started, with no step stored yet (a fork: none past the step it starts from)."""
+    return info.status in ("queued", "running") and info.step <= (info.fork_step or 0)
+
+
 def legend_labels(infos) -> dict[str, str]:
     """Legend text per run: the runs' own names when each has a different one, else the settings that differ."""
     if len(infos) < 2:
@@ -128,9 +136,13 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
     """Transport bar, big numbers, status lines, diagnoses and the charts `ids` of the runs; refreshing
     while any is active. Presenting: no status lines, the numbers and one-line diagnoses side by side,
     and the charts fitted to the screen under blocks `above` px tall (the page's, before the panel)."""
-    live = any(is_active(i) for i in series.infos(eng.store, run_ids))
+    infos = series.infos(eng.store, run_ids)
+    live = any(is_active(i) for i in infos)
     ctx.following = live and ctx.following
     every = resources.refresh_seconds() if ctx.following else None
+    waiting = ctx.following and any(awaiting_first_point(i) for i in infos)
+    if waiting:  # until a new run's first points are stored, look for them often; then at the usual pace
+        every = min(FIRST_POINT_REFRESH, every)
     present = state.presenting()
 
     @st.fragment(run_every=every)
@@ -162,6 +174,8 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         chart_grid.draw(ids, runs, ctx, texts)
         if live and not any(is_active(i) for i in infos):
             st.rerun()  # the last run ended: redraw once without the timer
+        if waiting and not any(awaiting_first_point(i) for i in infos):
+            st.rerun()  # the first points are drawn: redraw once at the usual refresh
 
     body()
 

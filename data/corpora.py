@@ -12,6 +12,7 @@ put the file. Every text comes back with "\\r\\n" turned into "\\n" and without 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ def load_corpus(name_or_path: str) -> str:
     return read_text_file(Path(name_or_path).expanduser())
 
 
+@functools.cache  # the same text for the life of the process; a tenth of a second to join
 def pydoc_text() -> str:
     """The prose of Python's help topics (about 465k characters), joined in sorted key order."""
     from pydoc_data.topics import topics  # a dict: topic name -> text

@@ -1,11 +1,13 @@
 """JobManager: runs and groups of runs in background threads, queued under a concurrency cap.
 
 One per process (the dashboard keeps it in `st.cache_resource`, shared by every browser
-session). A job is one run or a group; a group runs in one thread that steps its runs in
-turn, so they stand at the same step and share seed, init and data order. At most
-`max_workers` jobs train at once (one per core: more only slows each down); the rest wait
-in a queue whose positions the UI can show; a job whose runs are all paused gives its slot
-to the queue and, resumed, takes the next free one (engine/slots.py). Nothing raised in a worker escapes it: each run
+session). A job is one run or a group; a group's thread steps its runs a round at a time,
+side by side on the cores with a barrier after each round (engine/lockstep.py), so they stand
+at the same step and share seed, init and data order. At most `max_workers` jobs train at
+once (one per core: more only slows each down); the rest wait in a queue whose positions the
+UI can show; a job whose runs are all paused gives its slot to the queue and, resumed or
+stepped, takes the next free one (engine/slots.py). Each run's torch intra-op threads are chosen per round from the cores and the
+runs training (engine/threads.py), not fixed for the process. Nothing raised in a worker escapes it: each run
 ends through `Trainer.conclude`, as `done`, `stopped`, `diverged` or `failed` with a message,
 and its records stay. A run's status lives in its Trainer (built at submit, status `queued`);
 once the run has ended the manager lets go of it and the store answers.
@@ -17,22 +19,22 @@ of lockstep): `step(run_id, n)` lets a paused group train n more batches and hol
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
-import torch
-
 from engine.config import FIELDS, RunConfig
 from engine.diagnosis import observers_for
 from engine.forks import change_label, changes
+from engine.lockstep import Lockstep
 from engine.preflight import preflight
 from engine.slots import Slots
 from engine.store.checkpoints import kept, load_checkpoint, load_snapshot
+from engine.threads import cores, intra_op_threads, use_threads
 from engine.trainer import Trainer
+from engine.warmup import warm_up_in_background
 
 LIVE = ("queued", "running", "paused")
 # what a fork cannot change: it continues the parent's weights (their shapes and init) on the parent's data
@@ -59,14 +61,13 @@ def _wants_to_train(trainer: Trainer) -> bool:
 
 
 def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, cores()))
 
 
 class JobManager:
     """Submit, queue, run, stop, pause, edit and fork training runs."""
 
     def __init__(self, store, max_workers: int | None = None, observers=None):
-        torch.set_num_threads(1)  # measured: 1 thread per run beats sharing on 2 cores
         self.store = store
         self.max_workers = max_workers or default_workers()
         self.observers = observers or observers_for  # callable(cfg) -> observers of each run
@@ -77,6 +78,7 @@ class JobManager:
         self._trainers: dict[str, Trainer] = {}  # the runs this process queued and has not finished
         self._closed = False
         store.recover()
+        warm_up_in_background()  # the first Start then finds torch's lazy imports and the default task ready
 
     # ---- submitting ------------------------------------------------------------------
     def submit(self, cfg: RunConfig, label: str | None = None) -> str:
@@ -334,25 +336,38 @@ class JobManager:
             self._dispatch()
 
     def _train(self, job: Job) -> None:
-        """Start the job's runs, then step them in turn (lockstep) until each has ended.
+        """Start the job's runs, then step them a round at a time (lockstep) until each has ended.
 
         When every run is paused the job gives its slot up; it trains again once it has one back.
         """
+        use_threads(1)  # start() builds models on this thread; rounds set what they need
         active = [t for t in job.trainers if self._start(t)]
-        while active:
-            if not self._has_slot(job, active):
-                self._wait_for_slot(active)
-                time.sleep(0.02)
-                continue
-            with job.lock:  # one decision per round for the whole group (see Job.lock)
-                ready = [t for t in active if not t.held()]
-            for trainer in ready:
-                if not self._step(trainer):
-                    active.remove(trainer)
-            if not ready:  # everything paused: free the slot for queued work, wait without burning a core
-                self._slots.release(job.job_id)
-                self._dispatch()
-                time.sleep(0.02)  # a Step starts within 20 ms when a slot is free
+        lockstep = Lockstep(len(active))
+        try:
+            while active:
+                if not self._has_slot(job, active):
+                    self._wait_for_slot(active)
+                    time.sleep(0.02)
+                    continue
+                with job.lock:  # one decision per round for the whole group (see Job.lock)
+                    ready = [t for t in active if not t.held()]
+                going = lockstep.round(ready, self._step, self._threads_per_run(ready))
+                active = [t for t in active if t not in ready or going[ready.index(t)]]
+                if not ready:  # everything paused: free the slot for queued work, wait without burning a core
+                    self._slots.release(job.job_id)
+                    self._dispatch()
+                    time.sleep(0.02)  # a Step starts within 20 ms when a slot is free
+        finally:
+            lockstep.close()
+
+    def _threads_per_run(self, ready: list[Trainer]) -> int:
+        """Intra-op threads for each run of this round, from the cores and every run training in this process."""
+        if not ready:
+            return 1
+        with self._lock:
+            training = sum(t.status == "running" for t in self._trainers.values())
+        cfg = ready[0].cfg
+        return intra_op_threads(max(training, len(ready)), work=cfg.hidden_size * cfg.batch_size)
 
     def _has_slot(self, job: Job, active: list[Trainer]) -> bool:
         """Whether the job may train this round: it holds a slot, or asked for one back and got it."""

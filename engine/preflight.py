@@ -4,12 +4,14 @@
 
 The CLI and the JobManager call it before they create a run, so a bad corpus path or a model
 too large for the machine leaves no stray run behind; the Trainer then trains on the task it
-returns instead of building it again.
+returns instead of building it again. Tasks come from the process's task cache (data/cache.py):
+a second Start of the same data, or the runs of a group, reuse the task built first.
 """
 
 from __future__ import annotations
 
-from data import Task, make_task
+from data import Task
+from data.cache import shared_task
 from engine.config import ConfigError
 
 FLOAT = 4  # bytes per float32
@@ -19,7 +21,7 @@ GATE_COUNT = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
 
 def preflight(cfg) -> Task:
     """The run's task, built (the corpus opened); raises DataError or ConfigError before any record exists."""
-    task = make_task(cfg)
+    task = shared_task(cfg)
     need, parts = memory_estimate(cfg, task)
     free = available_memory()
     if free is not None and need > MEMORY_SHARE * free:

@@ -1,18 +1,31 @@
-"""ProbeRunner: which probes run at a step, and keeping them within their time budget.
+"""ProbeRunner: which probes run at a step, where they run, and keeping them within their time budget.
 
-The trainer calls it at three moments of a step; everything about cadence and cost lives here:
+The trainer calls it at three moments of a step, and collects what the probe worker finished:
 
     runner.begin(step)                 # decides which probes are due; starts the step's clock
-    runner.after_backward(ctx)         # gradients exist, not yet clipped
+    runner.after_backward(ctx)         # gradients exist, not yet clipped: inline probes measure,
+                                       # split probes capture and go to the worker
     measured = runner.after_step(ctx)  # after optimizer.step(); {} when nothing was due
+    for step, measured in runner.collect():  # split probes' results, at the steps they were captured
+        ...
+    runner.collect(wait=True)          # at the end or a pause: every capture analysed first
+
+Tiers (engine/cadence.py ProbeBudget each): light probes (histograms, saturation, logits,
+weights, spectra) and heavy ones (gradient reach). Split probes (engine/probes/base.py
+SplitProbe: the spectra, histograms, saturation and logits) are light however much their
+analysis costs, because the training thread pays only their capture; the budget counts only
+what the training thread pays. The light tier waits while the worker is still analysing the
+run's previous capture, so the worker never falls behind and uses at most one core.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 from engine.cadence import TIME_BETA, ProbeBudget
-from engine.probes import ProbeContext, default_probes
+from engine.probe_worker import ProbeWorker
+from engine.probes import ProbeContext, SplitProbe, default_probes
 from engine.series import Series
 from engine.smoothing import Ema
 
@@ -21,37 +34,60 @@ SERIES = (INTERVAL,)
 
 
 class ProbeRunner:
-    """Runs the light and heavy probes of one run at their budgeted cadence."""
+    """Runs the light and heavy probes of one run at their budgeted cadence; split probes' analyses on a worker."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, offload: bool = True):
         probes = default_probes(cfg)
         self.light = [p for p in probes if not p.heavy]
         self.heavy = [p for p in probes if p.heavy]
-        self.light_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget / 3)
-        self.heavy_budget = ProbeBudget(cfg.probe_every, cfg.probe_budget * 2 / 3)
+        # a budget of 1 (all of the time) means the exact cadence: nothing stretches, even when a tiny
+        # model's probes cost more than its steps
+        budget = math.inf if cfg.probe_budget >= 1 else cfg.probe_budget
+        self.light_budget = ProbeBudget(cfg.probe_every, budget / 3)
+        self.heavy_budget = ProbeBudget(cfg.probe_every, budget * 2 / 3)
+        # offload=False analyses split probes inline (their after_backward), as tests compare
+        split = any(isinstance(p, SplitProbe) for p in probes)
+        self.worker = ProbeWorker() if offload and split else None
         self._step_time = Ema(TIME_BETA)  # wall time of a step without probes, seconds
         self.due: list = []
         self.heavy_due = False
         self._measured: dict = {}
-        self._spent = {False: 0.0, True: 0.0}  # this step's probe seconds, by tier (heavy or not)
+        self._captured: list = []  # this step's (split probe, capture), submitted after the update
+        self._spent = {False: 0.0, True: 0.0}  # this step's training-thread probe seconds, by tier (heavy or not)
         self._t0 = 0.0
 
     def begin(self, step: int) -> None:
         """Decide what runs at `step`; call before the forward pass."""
-        light_due = bool(self.light) and self.light_budget.due(step, self._step_time.value)
+        worker_free = self.worker is None or not self.worker.busy()
+        light_due = bool(self.light) and worker_free and self.light_budget.due(step, self._step_time.value)
         self.heavy_due = bool(self.heavy) and self.heavy_budget.due(step, self._step_time.value)
         self.due = (self.light if light_due else []) + (self.heavy if self.heavy_due else [])
-        self._measured, self._spent = {}, {False: 0.0, True: 0.0}
+        self._measured, self._spent, self._captured = {}, {False: 0.0, True: 0.0}, []
         self._t0 = time.perf_counter()
 
     def after_backward(self, ctx: ProbeContext) -> None:
-        self._run("after_backward", ctx)
+        """Inline probes measure; split probes capture (for the worker, once the step has completed)."""
+        for probe in self.due:
+            t0 = time.perf_counter()
+            if self.worker is not None and isinstance(probe, SplitProbe):
+                captured = probe.capture(ctx)
+                if captured is not None:
+                    self._captured.append((probe, captured))
+            else:
+                self._measured.update(probe.after_backward(ctx) or {})
+            self._spent[probe.heavy] += time.perf_counter() - t0
 
     def after_step(self, ctx: ProbeContext) -> dict:
-        """The step's measurements (floats and arrays); also times a step that had none."""
+        """The step's inline measurements (floats and arrays); also times a step that had none.
+
+        The step's captures go to the worker here, so a step that diverged (and never gets here)
+        records no probe, inline or split.
+        """
         if not self.due:
             self._step_time.update(time.perf_counter() - self._t0)
             return {}
+        if self._captured:
+            self.worker.submit(ctx.step, self._captured)
         self._run("after_step", ctx)
         for heavy, budget in ((False, self.light_budget), (True, self.heavy_budget)):
             if self._spent[heavy]:
@@ -59,6 +95,13 @@ class ProbeRunner:
         if self.heavy_due:
             self._measured[INTERVAL.name] = float(self.heavy_budget.interval)
         return self._measured
+
+    def collect(self, wait: bool = False) -> list[tuple[int, dict]]:
+        """Split probes' finished results [(step, measured)], oldest first; wait=True: all submitted so far.
+
+        Raises engine.probe_worker.ProbeError when an analysis raised.
+        """
+        return [] if self.worker is None else self.worker.collect(wait=wait)
 
     def _run(self, moment: str, ctx: ProbeContext) -> None:
         for probe in self.due:

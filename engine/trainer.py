@@ -34,13 +34,14 @@ from __future__ import annotations
 import logging
 import math
 import random
+import time
 import traceback
 from collections import deque
 
 import numpy as np
 import torch
 
-from data import make_task
+from data.cache import shared_task
 from engine import resume
 from engine.cadence import EvalCadence
 from engine.controls import RunControls
@@ -59,16 +60,17 @@ from engine.optim import (
     set_lr,
 )
 from engine.probe_runner import ProbeRunner
+from engine.probe_worker import ProbeError
 from engine.probes import ProbeContext
-from engine.sampling import sample_text
+from engine.sampling import Sampler
 from engine.series import Series
 from engine.store import StoreError
 from engine.store.checkpoints import FIRST as FIRST_SNAPSHOT
 from engine.store.checkpoints import keep_snapshot, save_checkpoint
+from engine.threads import GLOBAL_RNG
 
 log = logging.getLogger(__name__)
 RECENT = 20  # batches behind "the recent training loss" (status lines, progress bar, final summary)
-SAMPLE_CHARS = 200  # about 50 ms for an LSTM on the CPU: sampled every sample_every steps
 
 # what the trainer records (the schedule, clipping and probes declare theirs beside their code)
 LOSS = Series("train/loss", "scalar", "training loss of the step's batch, measured before its update")
@@ -111,6 +113,8 @@ class Trainer:
         self.observers = list(observers)
         self.resume = resume  # a snapshot dict from a parent run, for forks
         self.step_index = 0
+        self.step_started = 0.0  # time.perf_counter() at the start of the current step (its own clock, per run)
+        self.first_step = 0  # the step this trainer starts at (set by start: a fork's is its parent's)
         self.status = "queued"
         self.message: str | None = None  # why the run ended, when it did not simply finish
         self.resting = False  # held, with everything up to this step committed (see held)
@@ -118,6 +122,7 @@ class Trainer:
         self.task = task  # built by preflight (engine/preflight.py) when given, else by start()
         self.device = self.model = self.optimizer = self.schedule = None
         self.probes = self.eval_cadence = self.batches = None
+        self.sampler: Sampler | None = None  # text samples off the training thread, made at the first one
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.bpe, self.epoch = 1, 0
         self.validation: Validation | None = None
@@ -131,21 +136,22 @@ class Trainer:
         self.ended_by: BaseException | None = None  # what ended the loop (conclude's argument)
 
     def set_status(self, status: str, message: str | None = None) -> None:
-        """The run's status, here and in the store (committed at once)."""
-        self.status = status
+        """The run's status, in the store (committed at once) and then here: whoever sees it here can read it there."""
         self.store.set_status(self.run_id, status, message)
+        self.status = status
 
     # ---- on_fit_start ----------------------------------------------------------------
     def start(self) -> None:
         """Seed everything from cfg.seed, build task, model, optimiser, schedule and probes."""
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % 2**32)
-        random.seed(cfg.seed)
         self.device = pick_device(cfg.device)
-        self.task = self.task or make_task(cfg)
-        self.model = RecurrentLM(cfg, self.task)
-        initialise(self.model, cfg)
+        self.task = self.task or shared_task(cfg)
+        with GLOBAL_RNG:  # another run (or the warm-up) drawing in between would change this run's init
+            torch.manual_seed(cfg.seed)
+            np.random.seed(cfg.seed % 2**32)
+            random.seed(cfg.seed)
+            self.model = RecurrentLM(cfg, self.task)
+            initialise(self.model, cfg)
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.schedule = LrSchedule(cfg)
@@ -155,6 +161,7 @@ class Trainer:
         self.validation = Validation(self.task, cfg, self.device)
         if self.resume is not None:
             resume.restore(self, self.resume)
+        self.first_step = self.step_index  # 0, or a fork's step
         self.epoch = self.step_index // self.bpe
         self.batches = self._epoch_batches(self.epoch, skip=self.step_index % self.bpe)
         self.next_snapshot = resume.next_log_step(self.step_index)
@@ -173,6 +180,7 @@ class Trainer:
         """Train on one batch; False once the run has reached max_steps or was stopped."""
         if self.controls.stop.is_set() or self.step_index >= self.cfg.max_steps:
             return False
+        self.step_started = time.perf_counter()
         self.apply_controls()
         s = self.step_index
         self.probes.begin(s)
@@ -196,11 +204,15 @@ class Trainer:
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
         self.optimizer.step()
         self._record_probes(s, self.probes.after_step(ctx))
+        self._record_analyses()  # split probes' results of earlier steps, at the steps they were captured
+        self._record_samples()
 
         task_metrics = bool(self.probes.due) or self.task.metrics_every_step
         record.update(self._train_metrics(loss_value, out, batch, task_metrics))
         self.store.add_scalars(self.run_id, s, record)
         self.store.set_step(self.run_id, s + 1)
+        if s == self.first_step:
+            self.store.flush()  # the first point of a run is on its chart at the next refresh, not after a commit interval
         self.step_index = s + 1
         for observer in self.observers:
             observer.on_step_end(self, s, record)
@@ -271,6 +283,8 @@ class Trainer:
             controls.take_step()
             return False
         if not self.resting:  # just paused, or the last granted step taken: commit before saying so
+            self._record_analyses(wait=True)  # a paused run shows every probe and sample it took
+            self._record_samples(wait=True)
             self.store.flush()
             self.resting = True
         self.apply_controls()
@@ -330,6 +344,7 @@ class Trainer:
         trained = self.model is not None and status in ("done", "stopped")
         if trained and self.cfg.sample_every and self.step_index % self.cfg.sample_every:
             self._sample()  # a last sample, unless one was just taken
+        self._record_final_analyses()
         if trained and self.step_index > 0 and self.full_at != self.step_index:
             self._final_full_evaluation()  # a stopped run: its end is measured on the whole split too
         self.store.flush()  # reads below see only committed rows
@@ -430,10 +445,41 @@ class Trainer:
                 scalars[name] = float(value)
         self.store.add_scalars(self.run_id, step, scalars)
 
+    def _record_analyses(self, wait: bool = False) -> None:
+        """Record what the probe worker has finished (wait: everything submitted); ProbeError if one failed."""
+        if self.probes is not None:
+            for step, measured in self.probes.collect(wait=wait):
+                self._record_probes(step, measured)
+
+    def _record_final_analyses(self) -> None:
+        """At the end: the workers' last probes and samples; a failed one (of NaN weights, say) is logged, not raised."""
+        while self.probes is not None:
+            try:
+                found = self.probes.collect(wait=True)
+            except ProbeError as err:  # the ones after it are still to collect
+                log.warning("run %s: %s", self.run_id, err)
+                continue
+            if not found:
+                break
+            for step, measured in found:
+                self._record_probes(step, measured)
+        try:
+            self._record_samples(wait=True)
+        except ProbeError as err:
+            log.warning("run %s: %s", self.run_id, err)
+
     def _sample(self) -> None:
+        """Ask for a text sample of the model as it is now; generated off this thread (engine/sampling.py)."""
         if getattr(self.task, "vocab", None) and self.task.name == "text":
-            text = sample_text(self.model, self.task, SAMPLE_CHARS, seed=self.cfg.seed + self.step_index, device=self.device)
-            self.store.add_text(self.run_id, self.step_index, text)
+            if self.sampler is None:
+                self.sampler = Sampler(self.task)
+            self.sampler.request(self.model, self.step_index, seed=self.cfg.seed + self.step_index)
+
+    def _record_samples(self, wait: bool = False) -> None:
+        """Store the text samples generated so far (wait: every one asked for)."""
+        if self.sampler is not None:
+            for step, text in self.sampler.collect(wait=wait):
+                self.store.add_text(self.run_id, step, text)
 
 
 def run_to_end(trainer: Trainer, on_step=None) -> str:

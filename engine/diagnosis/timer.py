@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from engine.observer import Observer
@@ -12,21 +11,19 @@ STEP_MS = Series("time/step_ms", "scalar", "wall time of the step in its own thr
 
 
 class StepTimer(Observer):
-    """Records `time/step_ms`: the wall time of each step of this run.
+    """Records `time/step_ms`: the wall time of each step of this run, but the first (lazy set-up).
 
-    Runs of a group step in turn in one thread, so the time since the previous step *in
-    this thread* ended is this step's own time; evaluation is excluded by restarting the
-    clock after it.
+    Timed from the start of the trainer's step (Trainer.step_started) to its records, so runs of a
+    group stepped side by side in parallel threads, or in turn, are timed apart, and evaluation and
+    samples (after the records) are left out.
     """
 
-    _clock = threading.local()
+    def __init__(self):
+        self.first = True
 
     def on_step_end(self, trainer, step, scalars):
-        now = time.perf_counter()
-        last = getattr(self._clock, "t", None)
-        if last is not None:
-            trainer.store.add_scalars(trainer.run_id, step, {STEP_MS.name: (now - last) * 1000})
-        self._clock.t = now
-
-    def on_eval(self, trainer, step, values):
-        self._clock.t = time.perf_counter()
+        if self.first:
+            self.first = False
+            return
+        ms = (time.perf_counter() - trainer.step_started) * 1000
+        trainer.store.add_scalars(trainer.run_id, step, {STEP_MS.name: ms})

@@ -14,19 +14,21 @@ autograd.
 Measured cost, LSTM H=128, T=64, B=32, vocab 65, one CPU thread, against a 12 ms training
 step: spectrum 28-33 ms (four 128 x 128 gate blocks: about 2.5 steps), gradient reach 13 ms
 on 8 sequences (18 ms on 16), gradient histograms 0.6 ms, hidden 0.6 ms, output 0.35 ms,
-weights 0.2 ms; about 3.9 training steps in all. The trainer's ProbeBudget stretches the
-probe interval to keep that within its share of the time.
+weights 0.2 ms; about 3.9 training steps in all. Split probes (SplitProbe: spectrum,
+histograms, hidden, output) leave all but a copy to a probe worker thread (engine/probe_worker.py),
+so the training thread pays the reach probe, the weights and the copies. The trainer's
+ProbeBudget stretches the probe interval to keep that within its share of the time.
 """
 
 from engine.probes.activations import SATURATED, HiddenProbe, OutputProbe
-from engine.probes.base import Probe, ProbeContext, first_sequences, real_positions
+from engine.probes.base import Probe, ProbeContext, SplitProbe, first_sequences, real_positions
 from engine.probes.gradients import GRAD_HIST_EDGES, GradHistogramProbe, log_histogram
 from engine.probes.jacobian import JacobianProbe, layer_jacobians, sample_times, step_jacobian
 from engine.probes.reach import REACH_FLOOR, REACH_SEQUENCES, GradientReachProbe, reach_series, step_norms
 from engine.probes.spectra import SpectrumProbe, spectrum
 from engine.probes.weights import WeightProbe
 
-# every probe class, in the order they run (light ones first)
+# every probe class, in the order they run (light ones first: split probes are light, their analysis is the worker's)
 PROBES = (GradHistogramProbe, HiddenProbe, OutputProbe, WeightProbe, SpectrumProbe, JacobianProbe, GradientReachProbe)
 
 
@@ -51,6 +53,7 @@ __all__ = [
     "Probe",
     "ProbeContext",
     "SpectrumProbe",
+    "SplitProbe",
     "WeightProbe",
     "default_probes",
     "first_sequences",

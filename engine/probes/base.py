@@ -9,6 +9,11 @@ On a probe step the trainer builds one ProbeContext and calls, for every probe i
 
 Both calls happen on the same step, after_backward first (WeightProbe keeps the weights
 before the update then). Each returns {series name: float | np.ndarray}, detached, on CPU.
+
+A SplitProbe comes in two halves so that its work leaves the training thread: `capture(ctx)`
+runs on the training thread after backward and takes cheap detached copies (weights, gradients,
+a few hidden states), and `analyse(captured)` turns them into the measurement on a probe worker
+(engine/probe_worker.py). Its `after_backward` is the two halves in a row: the same probe inline.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ class ProbeContext:
 class Probe:
     """No-op base: override one of the two moments, and declare what you record in `series`."""
 
-    heavy = False  # heavy probes (spectra, Jacobians, gradient reach) run under the time budget, light ones every probe_every
+    heavy = False  # costly on the training thread (gradient reach): the heavy tier of the budget. A split probe pays only its capture there, so it is light
     series: tuple[Series, ...] = ()
 
     def after_backward(self, ctx: ProbeContext) -> dict:
@@ -48,6 +53,32 @@ class Probe:
     def after_step(self, ctx: ProbeContext) -> dict:
         """Called after optimizer.step() on the same step."""
         return {}
+
+
+class SplitProbe(Probe):
+    """A probe whose analysis runs off the training thread: capture there, analyse on a probe worker.
+
+    capture(ctx), on the training thread after backward (before clipping and the update), returns
+    what the analysis needs and nothing that the step goes on to change: clones of weights and
+    gradients (the update and clipping change those in place), detached references to the forward's
+    outputs (nothing writes into them). It never synchronises the device: no .item(), .cpu(), float()
+    or numpy there, so a probe step on a GPU queues copies and goes on. analyse(captured), on the
+    worker, sees no model, no graph and no context; it moves what it needs to the CPU (a wait that
+    blocks only the worker) and returns {series name: float | np.ndarray}.
+    """
+
+    def capture(self, ctx: ProbeContext) -> Any:
+        """Training thread: detached copies for analyse; None when there is nothing to measure."""
+        raise NotImplementedError
+
+    def analyse(self, captured: Any) -> dict:
+        """Probe worker: the measurement from capture's copies."""
+        raise NotImplementedError
+
+    def after_backward(self, ctx: ProbeContext) -> dict:
+        """The probe inline: capture and analyse in a row, on the calling thread."""
+        captured = self.capture(ctx)
+        return {} if captured is None else self.analyse(captured)
 
 
 def first_sequences(batch, b: int):

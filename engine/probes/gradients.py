@@ -1,26 +1,29 @@
-"""Gradient magnitudes: a histogram of log10 |g| per parameter, before clipping."""
+"""Gradient magnitudes: a histogram of log10 |g| per parameter, before clipping (a split probe)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from engine.probes.base import Probe, ProbeContext
+from engine.probes.base import ProbeContext, SplitProbe
 from engine.series import Series
 
 GRAD_HIST_EDGES = np.linspace(-10.0, 2.0, 49)  # log10 |g| bin edges: 48 bins of 0.25 decades
 
 
-class GradHistogramProbe(Probe):
+class GradHistogramProbe(SplitProbe):
     """Per parameter: counts of log10 |g| on GRAD_HIST_EDGES (below or zero: first bin; above: last)."""
 
     HIST = Series("grad_hist/{param}", "array", "counts of log10 |g| on GRAD_HIST_EDGES, before clipping")
     series = (HIST,)
 
     @torch.no_grad()
-    def after_backward(self, ctx: ProbeContext) -> dict:
-        return {self.HIST.at(param=n): log_histogram(p.grad) for n, p in ctx.model.named_parameters()
-                if p.grad is not None}
+    def capture(self, ctx: ProbeContext) -> dict:
+        # clones: clipping scales the gradients in place right after this
+        return {n: p.grad.detach().clone() for n, p in ctx.model.named_parameters() if p.grad is not None}
+
+    def analyse(self, captured: dict) -> dict:
+        return {self.HIST.at(param=n): log_histogram(g) for n, g in captured.items()}
 
 
 def log_histogram(g: torch.Tensor) -> np.ndarray:
