@@ -1,8 +1,11 @@
 # RNN Lab dashboard. Build: docker build -t rnnlab .   Run: docker run -p 8501:8501 rnnlab
+# It listens on every interface, so it starts as a shared server (README: Serving a class);
+# docker run -e RNNLAB_MODE=local ... for one person.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    RNNLAB_STORE=/data/runs.sqlite RNNLAB_CACHE=/data/cache
+    RNNLAB_STORE=/data/runs.sqlite RNNLAB_CACHE=/data/cache \
+    RNNLAB_MODE=shared
 
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 
