@@ -1,8 +1,8 @@
 """Every task honours the data/ contract: attributes, batch shapes and dtypes, losses, metrics."""
 
 import ast
-import sys
 import math
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
