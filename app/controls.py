@@ -29,7 +29,7 @@ from engine.naming import run_name as _run_name
 # watching, so it evaluates twice as often (a 500-step run draws ten validation points, not
 # five), samples text every 100 steps (made off the training thread), and lets the probes take
 # up to 5 % of the training thread's time. Spectra, histograms and saturation are analysed on a
-# worker thread (engine/probe_worker.py) and come every 10 steps whatever the budget; the budget
+# worker thread (engine/probes/worker.py) and come every 10 steps whatever the budget; the budget
 # paces the gradient-reach probe (about one step's time each): every ~30 steps of an LSTM 128 at
 # 5 %, so a watched run trains at >= 0.95 of a plain loop (bench/overhead.py, "dashboard").
 # The form starts here, and the URL holds only the differences from it.

@@ -6,7 +6,7 @@ An LSTM 128 (the engine's defaults, no probes of its own) trains on this thread 
 intra-op thread; every `--every` steps the spectrum of W_h (four 128 x 128 gate blocks:
 eigenvalues and singular values, the heaviest split probe) is measured
   inline   on the training thread, as before the probe worker existed,
-  thread   by engine/probe_worker.py's worker thread (the training thread copies W_h),
+  thread   by engine/probes/worker.py's worker thread (the training thread copies W_h),
   process  by a worker process (spawned once; the training thread copies W_h to NumPy and
            pickles it through a pipe), the alternative to a thread.
 A worker takes a new copy only when it has finished the last one (as the ProbeRunner does).
@@ -31,8 +31,8 @@ ROOT = use_checkout()
 import torch  # noqa: E402
 
 from engine.config import RunConfig  # noqa: E402
-from engine.probe_worker import ProbeWorker  # noqa: E402
 from engine.probes import ProbeContext, SpectrumProbe  # noqa: E402
+from engine.probes.worker import ProbeWorker  # noqa: E402
 from engine.store import RunStore  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 

@@ -9,7 +9,7 @@ Sampling never touches the global RNG, so a run with samples and one without tra
 
 A sample of 200 characters costs about 50 ms for an LSTM 128 (two hundred one-step forwards),
 four training steps: every 100 steps, as the dashboard samples, that was 4 % of the training
-time. The Sampler generates it on a worker thread (engine/probe_worker.py) from a copy of the
+time. The Sampler generates it on a worker thread (engine/probes/worker.py) from a copy of the
 weights taken at the step, so the text is the one sample_text would give at that step.
 """
 
@@ -19,7 +19,7 @@ import copy
 
 import torch
 
-from engine.probe_worker import ProbeWorker
+from engine.probes.worker import ProbeWorker
 
 SAMPLE_CHARS = 200  # characters per sample
 

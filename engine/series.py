@@ -60,7 +60,8 @@ class Series:
 def declared() -> list[Series]:
     """Every series any part of the engine records, in the order docs/contracts.md lists them."""
     # imported here: the recorders import this module for the Series class
-    from engine import diagnosis, evaluation, optim, probe_runner, probes, trainer
+    from engine import diagnosis, evaluation, optim, probes, trainer
+    from engine.probes import runner as probe_runner
 
     found = [*trainer.SERIES, *evaluation.SERIES, *optim.SERIES]
     for probe in probes.PROBES:

@@ -59,9 +59,9 @@ from engine.optim import (
     clip_gradients,
     set_lr,
 )
-from engine.probe_runner import ProbeRunner
-from engine.probe_worker import ProbeError
 from engine.probes import ProbeContext
+from engine.probes.runner import ProbeRunner
+from engine.probes.worker import ProbeError
 from engine.sampling import Sampler
 from engine.series import Series
 from engine.store import StoreError

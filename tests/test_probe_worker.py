@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine import probe_worker
 from engine.config import RunConfig
 from engine.diagnosis import STEP_MS
 from engine.optim import clip_gradients
-from engine.probe_runner import ProbeRunner
-from engine.probe_worker import ProbeError, ProbeWorker
 from engine.probes import PROBES, ProbeContext, SpectrumProbe, SplitProbe
+from engine.probes import worker as probe_worker
+from engine.probes.runner import ProbeRunner
+from engine.probes.worker import ProbeError, ProbeWorker
 from engine.sampling import SAMPLE_CHARS, sample_text
 from engine.series import find
 from engine.store import RunStore
@@ -203,7 +203,7 @@ def test_the_budget_counts_the_capture_not_the_analysis(monkeypatch):
     """A 50 ms analysis on the worker leaves the light tier's measured cost at the capture's."""
     slow = SlowProbe(lambda s: 0.05)
     slow.capture = lambda ctx: ctx.step
-    monkeypatch.setattr("engine.probe_runner.default_probes", lambda cfg: [slow])
+    monkeypatch.setattr("engine.probes.runner.default_probes", lambda cfg: [slow])
     cfg = RunConfig(probe_every=2, probe_budget=0.03)
     runner = ProbeRunner(cfg)
     ctx = ProbeContext(model=None, task=None, batch=None, out=None, hiddens=[], step=0, cfg=cfg)

@@ -15,7 +15,7 @@ Measured cost, LSTM H=128, T=64, B=32, vocab 65, one CPU thread, against a 12 ms
 step: spectrum 28-33 ms (four 128 x 128 gate blocks: about 2.5 steps), gradient reach 13 ms
 on 8 sequences (18 ms on 16), gradient histograms 0.6 ms, hidden 0.6 ms, output 0.35 ms,
 weights 0.2 ms; about 3.9 training steps in all. Split probes (SplitProbe: spectrum,
-histograms, hidden, output) leave all but a copy to a probe worker thread (engine/probe_worker.py),
+histograms, hidden, output) leave all but a copy to a probe worker thread (engine/probes/worker.py),
 so the training thread pays the reach probe, the weights and the copies. The trainer's
 ProbeBudget stretches the probe interval to keep that within its share of the time.
 """

@@ -13,7 +13,7 @@ before the update then). Each returns {series name: float | np.ndarray}, detache
 A SplitProbe comes in two halves so that its work leaves the training thread: `capture(ctx)`
 runs on the training thread after backward and takes cheap detached copies (weights, gradients,
 a few hidden states), and `analyse(captured)` turns them into the measurement on a probe worker
-(engine/probe_worker.py). Its `after_backward` is the two halves in a row: the same probe inline.
+(engine/probes/worker.py). Its `after_backward` is the two halves in a row: the same probe inline.
 """
 
 from __future__ import annotations

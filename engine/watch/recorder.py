@@ -41,8 +41,8 @@ from torch import nn
 from engine import trainer
 from engine.diagnosis import STEP_MS
 from engine.optim import GRAD_CLIPPED, GRAD_NORM, GRAD_NORM_CLIPPED, LR
-from engine.probe_runner import INTERVAL
 from engine.probes import GradHistogramProbe, ProbeContext, WeightProbe
+from engine.probes.runner import INTERVAL
 from engine.store import RunStore
 from engine.trainer import RECENT
 from engine.watch import SOURCE, measure

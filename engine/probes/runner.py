@@ -24,8 +24,8 @@ import math
 import time
 
 from engine.cadence import TIME_BETA, ProbeBudget
-from engine.probe_worker import ProbeWorker
 from engine.probes import ProbeContext, SplitProbe, default_probes
+from engine.probes.worker import ProbeWorker
 from engine.series import Series
 from engine.smoothing import Ema
 
@@ -99,7 +99,7 @@ class ProbeRunner:
     def collect(self, wait: bool = False) -> list[tuple[int, dict]]:
         """Split probes' finished results [(step, measured)], oldest first; wait=True: all submitted so far.
 
-        Raises engine.probe_worker.ProbeError when an analysis raised.
+        Raises engine.probes.worker.ProbeError when an analysis raised.
         """
         return [] if self.worker is None else self.worker.collect(wait=wait)
 
