@@ -62,6 +62,10 @@ def before_run(eng, lesson, slot=None) -> None:
     st.markdown(f"**What to look for:** {lesson.what_to_see}")
     facts = [f"Runs: {', '.join(lesson.variants)}", lesson.based_on, lessons_view.expected(lesson)]
     st.caption(" · ".join(f for f in facts if f))
+    if lesson.rate:
+        st.caption(f"How often it showed: {lesson.rate}")
+    if lesson.class_note:
+        st.caption(lesson.class_note)
     lessons_view.actions(eng, lesson, "lesson-page")
     if not state.hidden("text"):
         with st.expander("The explanation (reveals the answer)"):

@@ -33,7 +33,8 @@ def expected(lesson) -> str:
     """'about 40 s at class size on two idle cores', or '' when the lesson has no measured time."""
     if not math.isfinite(lesson.class_seconds):
         return ""
-    return f"about {lesson.class_seconds:.0f} s at class size on two idle cores"
+    return f"about {lesson.class_seconds:.0f} s at class size on two idle cores" + (
+        " (the full size: a shorter run does not show it)" if lesson.class_note else "")
 
 
 def start(eng, lesson_id: str, size: str) -> list[str]:

@@ -70,9 +70,12 @@ def bar(jobs, infos, key: str) -> bool:
             st.button("Pause", key=f"{key}-pause", icon=":material/pause:", on_click=_pause,
                       args=(jobs, run_ids), width="stretch", disabled=all(s == "queued" for s in statuses))
     help_ = "Train every shown run {} more, then hold again (a group steps together)."
-    cols[1].button("Step 1", key=f"{key}-step1", icon=":material/skip_next:", disabled=not paused,
+    can_step = paused and jobs.can_step  # runs on Ray pause and resume but cannot step
+    if not jobs.can_step:
+        help_ = "Step needs runs trained in the dashboard's own process; these train on Ray."
+    cols[1].button("Step 1", key=f"{key}-step1", icon=":material/skip_next:", disabled=not can_step,
                    on_click=_step, args=(jobs, run_ids, 1), help=help_.format("one batch"), width="stretch")
-    cols[2].button("Step 10", key=f"{key}-step10", icon=":material/fast_forward:", disabled=not paused,
+    cols[2].button("Step 10", key=f"{key}-step10", icon=":material/fast_forward:", disabled=not can_step,
                    on_click=_step, args=(jobs, run_ids, 10), help=help_.format("ten batches"), width="stretch")
     cols[3].caption(_where(jobs, infos, run_ids, paused))
     message = st.session_state.pop(MESSAGE, None)

@@ -193,6 +193,8 @@ class JobManager:
                 trainer.controls.drop_steps()
                 trainer.controls.pause.clear()
 
+    can_step = True  # Step while paused (a job manager whose runs train elsewhere may not)
+
     def step(self, run_id: str, n: int = 1) -> list[str]:
         """Train a paused run `n` more batches, then hold it again; a group's paused runs step together.
 

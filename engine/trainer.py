@@ -282,12 +282,12 @@ class Trainer:
             self.resting = False  # cleared before the grant is spent, so at_rest() never sees neither
             controls.take_step()
             return False
-        if not self.resting:  # just paused, or the last granted step taken: commit before saying so
-            self._record_analyses(wait=True)  # a paused run shows every probe and sample it took
-            self._record_samples(wait=True)
+        edited = self.apply_controls()
+        if not self.resting or edited:  # just paused, the last granted step taken, or edited while paused:
+            self._record_analyses(wait=True)  # commit before saying so; a paused run shows every probe and
+            self._record_samples(wait=True)  # sample it took, and an edit made while paused shows at once
             self.store.flush()
             self.resting = True
-        self.apply_controls()
         return True
 
     def at_rest(self) -> bool:
@@ -388,8 +388,9 @@ class Trainer:
         return float(np.mean(self.recent)) if self.recent else math.nan
 
     # ---- helpers ---------------------------------------------------------------------
-    def apply_controls(self) -> None:
-        """Apply pending live edits (lr, clipping) and hand over requested snapshots, at this step."""
+    def apply_controls(self) -> bool:
+        """Apply pending live edits (lr, clipping) and hand over requested snapshots, at this step;
+        True when an edit was applied (and recorded as an event)."""
         lr, clip, snapshots = self.controls.take()
         s = self.step_index
         if lr is not None:
@@ -401,6 +402,7 @@ class Trainer:
                                  {"mode": clip[0], "value": clip[1]})
         for future in snapshots:
             future.set_result(self.snapshot())
+        return lr is not None or clip is not None
 
     def _epoch_batches(self, epoch: int, skip: int = 0):
         batches = iter(self.task.train_batches(epoch, self.cfg.batch_size))

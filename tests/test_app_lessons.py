@@ -26,6 +26,7 @@ class FakeLesson:
     class_seconds: float = math.nan  # not measured
     based_on: str = "based on reference 000"
     rate: str = ""
+    class_note: str = ""
 
 
 @dataclass

@@ -7,6 +7,7 @@ run waits in its queue. A run trained on Ray must record what the same run recor
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 from sweep_testkit import TINY, records
@@ -77,3 +78,32 @@ def test_a_fork_continues_from_the_checkpoint_and_live_forks_say_they_are_not_on
     assert jobs.wait([child], timeout=60)
     info = jobs.store.run(child)
     assert (info.status, info.parent, info.fork_step, info.step) == ("done", parent, 30, 60)
+
+
+def test_the_dashboards_other_calls_on_ray_rerun_live_settings_settle_and_no_step(jobs):
+    long = TINY.replace(max_steps=100_000)
+    run_id = jobs.submit(long)
+    deadline = time.monotonic() + 60
+    while jobs.store.run(run_id).status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert jobs.live_settings(run_id) == {"lr": long.lr, "clip": long.clip, "clip_value": long.clip_value}
+    jobs.set_clip(run_id, "value", 5.0)
+    jobs.pause(run_id)
+    assert jobs.settle([run_id], timeout=30) and jobs.store.run(run_id).status == "paused"
+    edited = {"lr": long.lr, "clip": "value", "clip_value": 5.0}
+    deadline = time.monotonic() + 30
+    while jobs.live_settings(run_id) != edited:  # once the worker has applied and recorded the edit, paused or not
+        assert time.monotonic() < deadline, jobs.live_settings(run_id)
+        time.sleep(0.1)
+    assert not jobs.can_step
+    with pytest.raises(ValueError, match="Ray"):
+        jobs.step(run_id, 1)
+    jobs.stop(run_id)
+    assert jobs.wait([run_id], timeout=60)
+
+    child = jobs.rerun(run_id, {"lr": 1e-3, "max_steps": 40})
+    assert jobs.wait([child], timeout=60)
+    info = jobs.store.run(child)
+    assert (info.status, info.parent, info.fork_step, info.step) == ("done", run_id, 0, 40)
+    assert info.config["seed"] == long.seed and info.label.startswith(f"lr {long.lr:g} → 0.001")

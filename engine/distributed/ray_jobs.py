@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from engine.config import RunConfig
 from engine.distributed import need_ray
 from engine.distributed.runtime import join, records_mode, start_local, start_writer, stop_writer
+from engine.forks import change_label
 from engine.preflight import preflight
 from engine.store import ACTIVE
-from engine.store.checkpoints import load_checkpoint
+from engine.store.checkpoints import kept, load_checkpoint, load_snapshot
 
 LIVE = ("queued", "running", "paused")
 POLL_S = 0.2  # how often the dispatcher looks for ended runs
@@ -72,6 +73,7 @@ class RayJobManager:
         self._queue: deque[Pending] = deque()
         self._running: dict[str, tuple] = {}  # run id -> (worker, ObjectRef of train)
         self._idle: list = []  # workers between runs
+        self._asked: dict[str, str] = {}  # run id -> the status its last pause or resume asked for
         self._closed = False
         store.recover()
         self._thread = threading.Thread(target=self._loop, name="rnnlab-ray-jobs", daemon=True)
@@ -97,14 +99,15 @@ class RayJobManager:
         self._enqueue(runs)
         return group_id, [p.run_id for p in runs]
 
-    def fork(self, run_id: str, overrides: dict, label: str | None = None) -> str:
-        """A new run continuing from the checkpoint `run_id` left when it ended (not from a live run)."""
-        if self.is_live(run_id):
+    def fork(self, run_id: str, overrides: dict, label: str | None = None, step: int | None = None) -> str:
+        """A new run continuing from a state `run_id` kept (`step`: the nearest kept state at or before it),
+        or from the checkpoint it left when it ended; never from a run still training on a worker."""
+        if step is None and self.is_live(run_id):
             raise NotOnRay(f"run {run_id} is still training on Ray: a fork continues from the checkpoint a run "
-                           "leaves when it ends; stop it first, then fork")
+                           "leaves when it ends, or from a step it kept; stop it first, or pick a kept step")
         parent_cfg = RunConfig.from_dict(self.store.run(run_id).config)
         cfg = parent_cfg.replace(**overrides)
-        snap = load_checkpoint(self.store, run_id)
+        snap = load_checkpoint(self.store, run_id) if step is None else load_snapshot(self.store, run_id, step)
         if snap["step"] >= cfg.max_steps and "max_steps" not in overrides:
             cfg = cfg.replace(max_steps=snap["step"] + parent_cfg.max_steps)
         label = label or ", ".join(f"{k}={v}" for k, v in overrides.items()) or f"fork of {run_id}"
@@ -115,7 +118,54 @@ class RayJobManager:
         self._enqueue([Pending(new_id, cfg.to_dict(), resume=snap)])
         return new_id
 
+    def rerun(self, run_id: str, overrides: dict, label: str | None = None) -> str:
+        """A new run of `run_id`'s settings with some changed, from step 0: same seed, init and data order."""
+        parent_cfg = RunConfig.from_dict(self.store.run(run_id).config)
+        cfg = parent_cfg.replace(**overrides)
+        preflight(cfg)
+        label = label or change_label(parent_cfg, cfg) or f"rerun of {run_id}"
+        new_id = self.store.create_run(cfg.to_dict(), label=label, parent=run_id, fork_step=0)
+        self.store.add_event(new_id, 0, "fork", f"rerun of {run_id} from step 0: {label}", {"parent": run_id})
+        self._enqueue([Pending(new_id, cfg.to_dict())])
+        return new_id
+
+    def snapshot_steps(self, run_id: str) -> list[int]:
+        """Steps a fork of the run can start from: the states it kept (the live step of a worker is not reachable)."""
+        return sorted(kept(self.store, run_id))
+
     # ---- live controls ---------------------------------------------------------------
+    can_step = False  # Step while paused needs the run's trainer in this process (JobManager.step)
+
+    def step(self, run_id: str, n: int = 1) -> list[str]:
+        raise ValueError(f"run {run_id} trains on Ray: it can pause and resume, but Step needs runs trained in the "
+                         "dashboard's own process (start the dashboard without RNNLAB_RAY_ADDRESS)")
+
+    def settle(self, run_ids, timeout: float = 1.0) -> bool:
+        """Wait until each run's stored status agrees with the last pause or resume asked of it; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                asked = {r: self._asked.get(r) for r in run_ids}
+            waiting = [r for r, want in asked.items()
+                       if want is not None and self.store.run(r).status in ACTIVE and self.store.run(r).status != want]
+            if not waiting:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def live_settings(self, run_id: str) -> dict:
+        """{'lr', 'clip', 'clip_value'}: the run's config with every live edit its worker has recorded."""
+        cfg = self.store.run(run_id).config
+        now = {"lr": float(cfg["lr"]), "clip": cfg["clip"], "clip_value": float(cfg["clip_value"])}
+        for e in self.store.events(run_id):
+            data = e.data or {}
+            if e.kind == "lr_change" and "lr" in data:
+                now["lr"] = float(data["lr"])
+            elif e.kind == "clip_change" and "mode" in data:
+                now["clip"], now["clip_value"] = data["mode"], float(data["value"])
+        return now
+
     def stop(self, run_id: str) -> None:
         """A queued run never starts; a running one ends `stopped` at its next step."""
         with self._lock:
@@ -130,9 +180,13 @@ class RayJobManager:
 
     def pause(self, run_id: str) -> None:
         self._worker(run_id).pause.remote(run_id, True)
+        with self._lock:
+            self._asked[run_id] = "paused"
 
     def resume(self, run_id: str) -> None:
         self._worker(run_id).pause.remote(run_id, False)
+        with self._lock:
+            self._asked[run_id] = "running"
 
     def set_lr(self, run_id: str, lr: float) -> None:
         """A new peak lr from the next step, checked against the run's own config."""
