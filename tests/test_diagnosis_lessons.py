@@ -10,9 +10,10 @@ against the lesson's own text, and its suggested values against what the lesson 
 - exploding-gradients, no clipping and clip 1: both blow up (the lesson's claim for both), so the
   early-perplexity rule and the divergence rule speak; for SGD they suggest a tenth of the lr in
   force, as the lesson's "Try" does, never a clip threshold (the lesson: clip 1 is too loose at lr 3).
-- init-spectrum, xavier; gated-cells, tanh RNN: a gradient spike after which the loss rose (measured:
-  0.25 -> 0.45 and 0.26 -> 0.60); the tanh RNN's gradient reaches 2 steps back (the lesson's point),
-  and the fix, a gated cell, is the lesson's.
+- gated-cells, tanh RNN: a gradient spike after which the loss rose (measured: 0.26 -> 0.60); the
+  tanh RNN's gradient reaches 2 steps back (the lesson's point), and the fix, a gated cell, is the
+  lesson's. (init-spectrum's xavier run spiked with harm at the lesson's earlier small size; at the
+  size it has now, which judges the reach at init, no rule fires on it.)
 - epoch-jumps, lr 3e-3: training pulls away from validation from the third epoch (the lesson: it
   memorises individual sequences; "compare the validation curve").
 - plateau-stall, aggressive: the lesson's stall; the fix restores the peak lr with a patience from the
@@ -43,9 +44,8 @@ FIRES = {  # (lesson, variant) -> the rules that fire; every other rule is silen
     ("vanishing-gradients", "seq 32"): set(),
     ("vanishing-gradients", "seq 64"): set(),
     ("init-spectrum", "default"): set(),
-    ("init-spectrum", "xavier"): {"grad_spike"},
+    ("init-spectrum", "xavier"): set(),
     ("init-spectrum", "orthogonal"): set(),
-    ("init-spectrum", "identity (ReLU)"): set(),
     ("gated-cells", "tanh RNN"): {"grad_spike", "short_reach"},
     ("gated-cells", "GRU"): set(),
     ("gated-cells", "LSTM"): set(),
