@@ -100,6 +100,8 @@ during the spike.""",
     check=v.early_spike, criterion=spiked,
     expect={"no warmup": True, "warmup 50": False, "lr 3e-3": False},
     sizes={"small": {"max_steps": 100, "eval_every": 50}, "class": {"max_steps": 200}},
+    class_seconds=22,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 5 of 5 seeds (11-15); full size: 5 of 5 seeds (11-15)",
 )
 
 EXPLODING = Lesson(
@@ -137,6 +139,8 @@ lower the learning rate instead.""",
     check=v.exploding, criterion=blew_up,
     expect={"no clipping": True, "clip 1": True, "clip 0.25": False},
     sizes={"small": {"max_steps": 100}, "class": {}},  # full size takes about 30 s: class is full
+    class_seconds=15,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 3 of 3 seeds (11-13); full size: 5 of 5 seeds (11-15)",
 )
 
 VANISHING = Lesson(
@@ -189,6 +193,8 @@ size, lost about 0.04 orders of magnitude per step against the tanh RNN's 0.15).
     # Must-not-show: the summed loss's gradient, in every run (verdicts.vanishing)
     expect={"seq 32": True, "seq 64": True},
     sizes={"small": {"max_steps": 150, "probe_every": 25}, "class": {"max_steps": 400, "probe_every": 25}},
+    class_seconds=19,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 5 of 5 seeds (11-15); full size: 5 of 5 seeds (11-15)",
 )
 
 INIT_SPECTRUM = Lesson(
@@ -238,6 +244,8 @@ over training of 11.5 against 14.5).
     check=v.init_spectrum, criterion=on_unit_circle,
     expect={"orthogonal": True, "default": False, "xavier": False},
     sizes={"small": {"max_steps": 100, "probe_every": 10}, "class": {"max_steps": 300, "probe_every": 20}},
+    class_seconds=17,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 3 of 3 seeds (11-13); full size: 5 of 5 seeds (11-15)",
 )
 
 GATED_CELLS = Lesson(
@@ -268,6 +276,8 @@ shows their gradient carrying much further back.
     check=v.long_range, criterion=beat_baseline,
     expect={"tanh RNN": False, "GRU": True, "LSTM": True},
     sizes={"small": {"max_steps": 600}, "class": {"max_steps": 700}},
+    class_seconds=33,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 3 of 3 seeds (11-13); full size: 5 of 5 seeds (11-15)",
 )
 
 TANH_RELU = Lesson(
@@ -302,6 +312,8 @@ this lesson uses lr 3e-4, and why the grad_norm chart is worth a look.
     # ReLU with PyTorch's default init is reported, not judged: it learned in two of three seeds
     expect={"tanh": False, "tanh, orthogonal init": False, "ReLU, identity init": True},
     sizes={"small": {"max_steps": 800}, "class": {"max_steps": 800}},
+    class_seconds=29,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 3 of 3 seeds (11-13); full size: 5 of 5 seeds (11-15)",
 )
 
 PACKING = Lesson(
@@ -341,6 +353,8 @@ median wall milliseconds per step of each way on this machine (noisy when it is 
     # judged against each other instead (the same losses to float rounding)
     expect={"padded, naive": True},
     sizes={"small": {"max_steps": 100}, "class": {"max_steps": 200}},
+    class_seconds=17,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 3 of 3 seeds (11-13); full size: 5 of 5 seeds (11-15)",
 )
 
 EPOCH_JUMPS = Lesson(
@@ -379,6 +393,8 @@ sawtooth from the plot but not from the model.""",
     expect={"lr 1e-4": False, "lr 1e-3": True, "lr 3e-3": True},
     sizes={"small": {"train_sequences": 3000, "hidden_size": 64, "max_steps": 144},
            "class": {"train_sequences": 4000, "max_steps": 192, "eval_batches": 4}},
+    class_seconds=19,  # median wall seconds, seeds 11-13, 2 cores otherwise idle
+    rate="class size: 3 of 3 seeds (11-13); full size: 5 of 5 seeds (11-15)",
 )
 
 PLATEAU_STALL = Lesson(
@@ -416,6 +432,8 @@ signal is noisy, a fixed schedule such as cosine.
     class_note="Class size is the full size (1,200 steps): at 700 steps, which fit a minute, the aggressive "
                "schedule reached min_lr at step 430, 400 and 330 on seeds 11-13, so on two of three seeds it had not "
                "sat at min_lr for half the run, which is what the lesson shows; the run was too short for the claim.",
+    class_seconds=82,  # wall seconds at full size, seed 11, 2 cores otherwise idle
+    rate="class size (its full size): 5 of 5 seeds (11-15); the 700-step size tried for class: 1 of 3 seeds (11-13), not on 11-12",
 )
 
 LESSON_LIST = [EARLY_SPIKE, EXPLODING, VANISHING, INIT_SPECTRUM, GATED_CELLS, TANH_RELU, PACKING, EPOCH_JUMPS,
