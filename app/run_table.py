@@ -204,8 +204,8 @@ def actions(eng, infos) -> None:
 
     @st.fragment(run_every=resources.refresh_seconds() if live else None)
     def block():
-        if st.session_state.pop(REDRAW, False):
-            st.rerun()  # runs were deleted: the table above must lose them too
+        if st.session_state.pop(REDRAW, False) or state.pending_rerun():
+            st.rerun()  # runs were deleted (the table above must lose them too), or a button asked for a page
         fresh = []
         for run_id in ids:
             try:

@@ -61,7 +61,7 @@ def bar(jobs, infos, key: str) -> bool:
         return False
     statuses = [jobs.status(r) for r in run_ids]
     paused = all(s == "paused" for s in statuses)
-    cols = st.columns([1.15, 1, 1.1, 6], vertical_alignment="center")
+    cols = st.columns([1.3, 1.2, 1.35, 4.5], vertical_alignment="center")  # room for the labels in a lesson's column
     with cols[0]:
         if paused:
             st.button("Resume", key=f"{key}-resume", icon=":material/play_arrow:", type="primary",

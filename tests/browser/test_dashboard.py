@@ -216,10 +216,11 @@ def test_runs_and_lessons_pages(page: Page, app_url, state, screenshots):
 def test_a_lesson_runs_and_gives_its_verdict(page: Page, app_url, screenshots):
     page.goto(f"{app_url}/lessons")
     ready(page)
-    page.get_by_role("button", name="Run this lesson").first.click()  # the first lesson: about 30 s on 2 cores
+    page.get_by_role("button", name="Run this lesson").first.click()  # the first lesson
     expect(page).to_have_url(re.compile(r"/lessons\?runs=.*runs="), timeout=30_000)
     expect(page.get_by_role("button", name="All lessons")).to_be_visible(timeout=30_000)
     verdict = page.get_by_text(re.compile("It showed|It did not show this time"))
-    expect(verdict.first).to_be_visible(timeout=240_000)
+    # idle, about 90 s with the page open (22 s headless: the page's refreshes share the two cores); more under load
+    expect(verdict.first).to_be_visible(timeout=420_000)
     assert page.locator(ERRORS).count() == 0
     shoot(page, screenshots / "lesson.png")

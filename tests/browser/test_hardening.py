@@ -69,7 +69,7 @@ def main(page: Page):
 
 
 def status(page: Page, word: str):
-    return page.get_by_text(re.compile(rf"lstm 8 · pydoc · {word} · step"))
+    return page.get_by_text(re.compile(rf"lstm 8 · embed_dim 8 · seq_len 16 · batch_size 4 · {word} · step"))
 
 
 def stored(db, run_id: str, kind: str) -> list[str]:

@@ -161,8 +161,7 @@ def test_a_live_clipping_change_draws_the_threshold_as_a_step(page: Page, app_ur
     expect(threshold).to_be_visible(timeout=30_000)
     page.wait_for_timeout(3000)  # some steps at the first threshold
     threshold.fill("0.5")
-    threshold.press("Enter")
-    click(page, "button", "Apply clipping")
+    click(page, "button", re.compile("^Apply$"))  # the editor posts only what changed: the threshold
     page.wait_for_timeout(4000)  # some steps at the new one
     ready(page)
     page.keyboard.press("Escape")
