@@ -213,7 +213,12 @@ def test_runs_and_lessons_pages(page: Page, app_url, state, screenshots):
     shoot(page, screenshots / "lessons.png")
 
 
-def test_a_lesson_runs_and_gives_its_verdict(page: Page, app_url, screenshots):
+def test_a_lesson_runs_and_gives_its_verdict(page: Page, dashboard_server, tmp_path, screenshots):
+    with dashboard_server(tmp_path) as url:  # its own server: the session's may still train other tests' runs
+        lesson_to_its_verdict(page, url, screenshots)
+
+
+def lesson_to_its_verdict(page: Page, app_url: str, screenshots) -> None:
     page.goto(f"{app_url}/lessons")
     ready(page)
     page.get_by_role("button", name="Run this lesson").first.click()  # the first lesson
