@@ -60,6 +60,16 @@ def _wants_to_train(trainer: Trainer) -> bool:
     return not c.pause.is_set() or c.stop.is_set() or c.steps_left() > 0
 
 
+def poll_until(done, timeout: float | None, every: float) -> bool:
+    """Call `done()` every `every` seconds until it is true (-> True) or `timeout` seconds pass (-> False)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not done():
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
 def default_workers() -> int:
     return max(1, min(4, cores()))
 
@@ -217,14 +227,10 @@ class JobManager:
         A queued run answers when it starts. The dashboard waits here after a click, so the
         page it redraws shows the pause or the steps rather than the moment before them.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            waiting = [t for r in run_ids if (t := self._trainers.get(r)) is not None and not _answered(t)]
-            if not waiting:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+        def answered() -> bool:
+            return all(t is None or _answered(t) for t in map(self._trainers.get, run_ids))
+
+        return poll_until(answered, timeout, every=0.01)
 
     def set_lr(self, run_id: str, lr: float) -> None:
         """A new peak lr from the next step, checked against the run's own config (its min_lr, say)."""
@@ -272,12 +278,7 @@ class JobManager:
 
     def wait(self, run_ids, timeout: float | None = None) -> bool:
         """Block until none of `run_ids` is live; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while any(self.is_live(r) for r in run_ids):
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True
+        return poll_until(lambda: not any(self.is_live(r) for r in run_ids), timeout, every=0.05)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop everything: queued runs are dropped as stopped, running ones end at their next step."""

@@ -29,6 +29,7 @@ from engine.config import RunConfig
 from engine.distributed import need_ray
 from engine.distributed.runtime import join, records_mode, start_local, start_writer, stop_writer
 from engine.forks import change_label
+from engine.jobs import poll_until
 from engine.preflight import preflight
 from engine.store import ACTIVE
 from engine.store.checkpoints import kept, load_checkpoint, load_snapshot
@@ -142,17 +143,16 @@ class RayJobManager:
 
     def settle(self, run_ids, timeout: float = 1.0) -> bool:
         """Wait until each run's stored status agrees with the last pause or resume asked of it; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def answered() -> bool:
             with self._lock:
                 asked = {r: self._asked.get(r) for r in run_ids}
-            waiting = [r for r, want in asked.items()
-                       if want is not None and self.store.run(r).status in ACTIVE and self.store.run(r).status != want]
-            if not waiting:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+            for run_id, want in asked.items():
+                status = self.store.run(run_id).status  # one read per run and look
+                if want is not None and status in ACTIVE and status != want:
+                    return False
+            return True
+
+        return poll_until(answered, timeout, every=0.05)
 
     def live_settings(self, run_id: str) -> dict:
         """{'lr', 'clip', 'clip_value'}: the run's config with every live edit its worker has recorded."""
@@ -219,12 +219,7 @@ class RayJobManager:
 
     def wait(self, run_ids, timeout: float | None = None) -> bool:
         """Block until none of `run_ids` is live; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while any(self.is_live(r) for r in run_ids):
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True
+        return poll_until(lambda: not any(self.is_live(r) for r in run_ids), timeout, every=0.05)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop everything, close the workers' stores, and leave Ray (stopping a local one started here)."""
