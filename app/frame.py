@@ -90,23 +90,29 @@ def _warnings() -> None:
 
 def _drop_deleted_runs(runs) -> None:
     """Forget shown runs that were deleted meanwhile (before anything reads them)."""
-    current = st.session_state.get(state.RUNS_KEY)
+    current = state.shown_runs()
     if current:
         known = {r.id for r in runs}
         if any(r not in known for r in current):
-            st.session_state[state.RUNS_KEY] = [r for r in current if r in known]
+            state.set_shown([r for r in current if r in known])
 
 
 def run_picker(runs) -> list[str]:
-    """The shown runs: every stored run can be picked; app/state.py keeps the choice in the URL (?runs=)."""
+    """The shown runs: every stored run can be picked; app/state.py keeps the choice in the URL (?runs=).
+
+    The widget starts from state.shown_runs() and its changes are copied there (state.picked); its
+    key changes whenever code sets the shown runs, so a stale value from the browser cannot undo that."""
     options = [r.id for r in runs]
     # the picker stores its choice as display text, so the text must not change with the status
     names = {r.id: f"{r.label or r.id} · {r.id[-4:]}" for r in runs}
+    key = state.picker_key()
     return st.multiselect(
         "Shown runs",
         options,
-        key=state.RUNS_KEY,
-        persist_state="session",
+        default=[r for r in state.shown_runs() if r in names] if key not in st.session_state else None,
+        key=key,
+        on_change=state.picked,
+        args=(key,),
         format_func=lambda r: names.get(r, r),
         placeholder="pick runs to show",
         help="The runs the Live and Compare pages draw. Kept in the link, so a reload or a shared link shows the same.",

@@ -174,7 +174,7 @@ def _delete(eng, run_ids: list[str]) -> None:
     st.session_state[DELETED] = deleted
     st.session_state[REDRAW] = bool(deleted)
     st.session_state[DELETE_CONFIRM] = False
-    st.session_state[state.RUNS_KEY] = [r for r in state.shown_runs() if r not in deleted]
+    state.set_shown([r for r in state.shown_runs() if r not in deleted])
 
 
 def _stop(eng, run_ids: list[str]) -> None:

@@ -27,7 +27,8 @@ from app import controls, url_keys
 from app.safe_text import code, text
 from engine.config import FIELDS, format_value, lenient, parse_values
 
-RUNS_KEY = "runs"  # multiselect of shown runs; the URL's repeated ?runs=
+RUNS_KEY = "runs"  # the shown runs (a list of ids, not a widget); the URL's repeated ?runs=
+PICKER_GEN_KEY = "_runs_picker_gen"  # bumped whenever the shown runs are set from code: see picker_key()
 PRESENT_KEY = "present"  # the Presenter toggle; the URL's present=1
 LESSON_KEY = "lesson"  # the lesson open on the Lessons page; the URL's lesson=<id>
 SIZE_KEY = "lesson_size"  # the size a lesson link asks for; the URL's size=
@@ -36,7 +37,7 @@ RUN_LESSON_KEY = "_run_lesson"  # the link's run=1: start the lesson once, then 
 GOTO_KEY = "_goto"
 WARNINGS_KEY = "_url_warnings"
 KEPT = ("cfg.", "cmp_")  # prefixes of widget keys whose values carry across pages
-KEPT_KEYS = (RUNS_KEY, PRESENT_KEY)  # ... and these widget keys
+KEPT_KEYS = (PRESENT_KEY,)  # ... and these widget keys
 TRUE = ("1", "true", "yes", "on")
 # controls that are not settings but can be hidden by a link too (<name>_hide=1), and what they are
 CONTROLS = {
@@ -80,7 +81,7 @@ def read_url_once() -> None:
         st.session_state[controls.key(name)] = value
     runs = st.query_params.get_all(RUNS_KEY)
     if runs:
-        st.session_state[RUNS_KEY] = list(dict.fromkeys(runs))  # unknown ids are dropped by the picker
+        set_shown(runs)  # unknown ids are dropped before the picker is drawn (app/frame.py)
     warnings += _read_classroom()
     st.session_state[WARNINGS_KEY] = warnings
 
@@ -210,7 +211,7 @@ def open_lesson() -> str | None:
 def set_lesson(lesson_id: str | None) -> None:
     """From a callback: open a lesson's page (None: back to the cards); its runs are not shown until it runs."""
     st.session_state[LESSON_KEY] = lesson_id
-    st.session_state[RUNS_KEY] = []
+    set_shown([])
 
 
 def take_run_request() -> bool:
@@ -228,9 +229,33 @@ def shown_runs() -> list[str]:
     return list(st.session_state.get(RUNS_KEY) or [])
 
 
+def set_shown(run_ids) -> None:
+    """Show these runs (from a callback, or before the picker is drawn), and give the picker a new key.
+
+    A new key makes a new widget that starts from these runs. The picker's old key would keep a
+    value the browser may still send: a fragment's timer can fire before the browser has drawn the
+    value set here, and its stale (often empty) selection would then undo it (seen: a lesson's
+    runs replaced by its empty page seconds after Run). Streamlit still calls the old key's
+    on_change for such a value, so picked() ignores every key but the current one."""
+    st.session_state[RUNS_KEY] = list(dict.fromkeys(run_ids))
+    st.session_state[PICKER_GEN_KEY] = st.session_state.get(PICKER_GEN_KEY, 0) + 1
+
+
+def picker_key() -> str:
+    """The runs picker's widget key: it changes whenever set_shown() is called."""
+    return f"runs-picker-{st.session_state.get(PICKER_GEN_KEY, 0)}"
+
+
+def picked(key: str) -> None:
+    """Callback of the runs picker: the person's choice becomes the shown runs (same key: no redraw)."""
+    if key != picker_key():
+        return  # a stale value the browser sent for a picker that code has since replaced
+    st.session_state[RUNS_KEY] = list(st.session_state.get(key) or [])
+
+
 def show(run_ids: list[str], page: str | None = None) -> None:
     """From a callback: show these runs, and switch to `page` ('live', 'compare', ...) when given."""
-    st.session_state[RUNS_KEY] = list(dict.fromkeys(run_ids))
+    set_shown(run_ids)
     if page:
         st.session_state[GOTO_KEY] = page
 

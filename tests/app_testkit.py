@@ -81,6 +81,11 @@ def figures(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
+def run_picker(at: AppTest):
+    """The sidebar's "Shown runs" multiselect (its key changes whenever code sets the shown runs)."""
+    return next(m for m in at.multiselect if m.label == "Shown runs")
+
+
 def url_values(at: AppTest, key: str) -> list[str]:
     """Every value of a URL parameter after the last run (AppTest gives one value as a string)."""
     value = at.query_params.get(key, [])

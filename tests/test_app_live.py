@@ -11,6 +11,7 @@ from app_testkit import (
     fresh_engine,
     live_edit,
     no_exceptions,
+    run_picker,
     texts,
     url_values,
     wait_done,
@@ -166,7 +167,7 @@ def test_extra_work_waits_in_the_queue_and_the_page_says_so(monkeypatch):
     (second,) = at.session_state["runs"]
     assert engine().jobs.max_workers == 1
     assert "queued: number 1 in line. 1 run trains at once on this machine" in texts(at.caption)
-    at.multiselect(key="runs").set_value([first, second]).run()
+    run_picker(at).set_value([first, second]).run()
     at.button(key=f"ctl-stop-{first}").click().run()
     wait_status(second, ("running",))
     at.button(key=f"ctl-stop-{second}").click().run()

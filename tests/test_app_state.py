@@ -1,6 +1,6 @@
 """AppTest: the settings and the shown runs live in the URL; a link reproduces them, garbage falls back."""
 
-from app_testkit import TINY, app, engine, fresh_engine, no_exceptions, texts, url_values, wait_done
+from app_testkit import TINY, app, engine, fresh_engine, no_exceptions, run_picker, texts, url_values, wait_done
 
 from app import controls
 from engine.config import FIELDS, RunConfig
@@ -68,6 +68,36 @@ def test_shown_runs_come_from_and_go_to_the_url():
     assert url_values(at, "runs") == [run_id]
     other = app({**TINY, "runs": [run_id, "r-19990101-dead"]}).run()  # a reload; an unknown id is dropped
     no_exceptions(other)
-    assert other.multiselect(key="runs").value == [run_id]
+    assert run_picker(other).value == [run_id]
     assert "finished" in texts(other.markdown)
     assert engine().store.run(run_id).status == "done"
+
+
+def test_a_stale_picker_value_does_not_undo_shown_runs_set_by_code():
+    """Seen in Chromium: Run on a lesson set the shown runs, then the browser sent the old picker's
+    empty selection (a fragment's timer fired first) and the lesson's page lost its runs. Code that
+    sets the shown runs gives the picker a new key; the old key's on_change is ignored."""
+
+    def script():
+        import streamlit as st
+
+        from app import state
+
+        if "step" not in st.session_state:
+            st.session_state.step = 0
+            st.session_state[state.picker_key()] = []  # the picker as the browser last drew it
+        old = state.picker_key()
+        state.set_shown(["r-1", "r-2"])  # e.g. Run this lesson
+        state.picked(old)  # the browser's stale value for the old picker arrives
+        st.session_state.after_stale = state.shown_runs()
+        new = state.picker_key()
+        st.session_state[new] = ["r-2"]  # the person then removes r-1 with the current picker
+        state.picked(new)
+        st.session_state.after_pick = state.shown_runs()
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    assert at.session_state.after_stale == ["r-1", "r-2"]
+    assert at.session_state.after_pick == ["r-2"]

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 # small runs: quick on two shared cores, long enough to watch; probes given more time than the
 # default 3 % so that the spectrum and gradient-reach charts have a few points
@@ -34,7 +35,8 @@ POINTS = """([title, pattern]) => {
 }"""
 TRACE_NAMES = """(title) => {
   for (const g of document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot"))
-    if (g.layout && g.layout.title && g.layout.title.text === title) return g.data.map(d => d.name || "");
+    if (g.layout && g.layout.title && g.layout.title.text === title && g.data && g.data.length)
+      return g.data.map(d => d.name || "");
   return [];
 }"""
 CHART_SUMMARY = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")].map(g => ({
@@ -156,12 +158,21 @@ def test_three_way_comparison_overlays_three_runs(page: Page, app_url, state, sc
     page.get_by_role("button", name="Compare", exact=True).click()
     expect(page).to_have_url(re.compile(r"/compare\?.*runs=.*runs=.*runs="), timeout=30_000)
     ready(page)
-    wait_points(page, "Perplexity", 30, "^cell=[a-z_]+$", timeout=90_000)
-    names = set(page.evaluate(TRACE_NAMES, "Perplexity"))
-    assert {"cell=rnn_tanh", "cell=gru", "cell=lstm"} <= names
-    assert page.locator(ERRORS).count() == 0
     state["compare_url"] = page.url
     state["compare_runs"] = re.findall(r"runs=(r-[0-9a-f-]+)", page.url)
+    wait_points(page, "Perplexity", 30, "^cell=[a-z_]+$", timeout=90_000)
+    # the chart may be mid-redraw when read, so wait for all three names rather than read once
+    want = ["cell=rnn_tanh", "cell=gru", "cell=lstm"]
+    try:
+        page.wait_for_function(
+            f"(want) => {{ const n = ({TRACE_NAMES})('Perplexity'); return want.every(w => n.includes(w)); }}",
+            arg=want,
+            timeout=30_000,
+        )
+    except PlaywrightTimeout:
+        pass  # the assertion below says what was drawn instead
+    assert set(want) <= set(page.evaluate(TRACE_NAMES, "Perplexity"))
+    assert page.locator(ERRORS).count() == 0
     wait_finished(page, "cell=lstm", timeout=180_000)
     shoot(page, screenshots / "compare.png")
     view(page, "Difference")
