@@ -5,8 +5,9 @@
     panel(eng, run_ids, views[view], ctx)
 
 The fragment's timer is set when the page runs: on while any shown run is queued, running or
-paused and the Live toggle is on; off otherwise (a paused chart keeps its zoom: a changed figure
-would remount and reset it). Until a just-started run's first points are stored it ticks every
+paused and the Live toggle is on; off otherwise (a held chart keeps its zoom: a changed figure
+would remount and reset it). With Live off while runs train, the transport bar, numbers and status
+lines still refresh, in a fragment of their own above the held charts. Until a just-started run's first points are stored it ticks every
 FIRST_POINT_REFRESH seconds, so they are drawn as soon as they land, then asks for one full rerun
 that sets the usual pace. When the last shown run finishes, the fragment asks for one full
 rerun, which redraws the page without a timer. Only the chosen view is read and drawn.
@@ -30,6 +31,7 @@ from engine.forks import apply_fix, canonical
 FIRST_POINT_REFRESH = 0.2  # s between refreshes while a shown run has no point yet (then resources.refresh_seconds)
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
+HEADER_DRAWN = "_held_header"  # (transport bar drawn, diagnoses found) of the Live-off header, for the chart sizes
 
 
 def selection_key(page: str, run_ids: list[str]) -> str:
@@ -135,7 +137,11 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
           above: tuple[int, ...] = (presenter.HEADER_H,)) -> None:
     """Transport bar, big numbers, status lines, diagnoses and the charts `ids` of the runs; refreshing
     while any is active. Presenting: no status lines, the numbers and one-line diagnoses side by side,
-    and the charts fitted to the screen under blocks `above` px tall (the page's, before the panel)."""
+    and the charts fitted to the screen under blocks `above` px tall (the page's, before the panel).
+
+    With Live off while runs train, the charts hold still (a zoom survives), but the transport bar,
+    the numbers and the status lines (queue position, paused or not) still follow the store at the
+    usual refresh, in a fragment of their own; a Step there redraws the whole page, charts included."""
     infos = series.infos(eng.store, run_ids)
     live = any(is_active(i) for i in infos)
     ctx.following = live and ctx.following
@@ -145,14 +151,15 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         every = min(FIRST_POINT_REFRESH, every)
     present = state.presenting()
 
-    @st.fragment(run_every=every)
-    def body():
-        if state.pending_rerun():  # a button in here changed the shown runs: redraw the whole page
-            st.rerun()
-        eng.notice_dead_runs()
+    def read():
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
-        runs = series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels, chart_grid.smooths(ids))
+        return infos, series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels,
+                                       chart_grid.smooths(ids))
+
+    def header(infos, runs) -> tuple[bool, bool]:
+        """The transport bar, numbers, status lines and (with the charts' refresh) diagnoses; ->
+        (bar drawn, diagnoses found). Presenting, the numbers and diagnoses sit side by side."""
         bar = transport.bar(eng.jobs, [i for i in infos if ownership.may_steer(eng, i.id)], ctx.key)
         rows = [numbers.figures(eng.store, info, run.loss_kind) for info, run in zip(infos, runs)]
         if present:
@@ -161,17 +168,47 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
                 numbers.draw(rows, [r.name for r in runs], colors(runs), big=True)
             with right:
                 found = diagnoses(eng, infos, runs, box=presenter.diagnoses_h(len(infos)))
+            return bar, found
+        numbers.draw(rows, [r.name for r in runs], colors(runs))
+        if show_status:
+            for info, run in zip(infos, runs):
+                status_line(eng, info, run, metrics=False)
+        return bar, False
+
+    def draw_charts(infos, runs, bar: bool, found: bool) -> None:
+        if present:
             tall = presenter.diagnoses_h(len(infos)) if found else presenter.numbers_h(len(infos))
             blocks = [*above, *([presenter.TRANSPORT_H] if bar else []), tall]
             ctx.scale, ctx.overview, ctx.screen = presenter.FONT_SCALE, True, presenter.charts_screen(blocks)
         else:
-            numbers.draw(rows, [r.name for r in runs], colors(runs))
-            if show_status:
-                for info, run in zip(infos, runs):
-                    status_line(eng, info, run, metrics=False)
             diagnoses(eng, infos, runs)
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)
+
+    if live and not ctx.following:  # Live off: the header follows the store, the charts hold still
+        @st.fragment(run_every=resources.refresh_seconds())
+        def held_header():
+            if state.pending_rerun() or st.session_state.pop(transport.STEPPED, False):
+                st.rerun()  # a button asked for a page, or a Step: every chart must show the new step
+            eng.notice_dead_runs()
+            infos, runs = read()
+            st.session_state[HEADER_DRAWN] = header(infos, runs)
+            if not any(is_active(i) for i in infos):
+                st.rerun()  # the last run ended: redraw once, charts included
+
+        held_header()
+        infos, runs = read()
+        draw_charts(infos, runs, *st.session_state.get(HEADER_DRAWN, (False, False)))
+        return
+
+    @st.fragment(run_every=every)
+    def body():
+        if state.pending_rerun():  # a button in here changed the shown runs: redraw the whole page
+            st.rerun()
+        st.session_state.pop(transport.STEPPED, None)  # this fragment redraws the charts anyway
+        eng.notice_dead_runs()
+        infos, runs = read()
+        draw_charts(infos, runs, *header(infos, runs))
         if live and not any(is_active(i) for i in infos):
             st.rerun()  # the last run ended: redraw once without the timer
         if waiting and not any(awaiting_first_point(i) for i in infos):

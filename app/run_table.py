@@ -184,11 +184,15 @@ def _stop(eng, run_ids: list[str]) -> None:
             eng.jobs.stop(run_id)
 
 
-def _delete_notes(eng, chosen: list[str]) -> None:
-    """What the last Delete did: the runs it removed, and for each it refused why not, as the store has it now."""
+def deleted_note() -> None:
+    """The runs the last Delete removed, once, as a toast (drawn by the page: they are no longer chosen)."""
     deleted = st.session_state.pop(DELETED, None)
     if deleted:
         st.toast(f"Deleted {', '.join(code(r) for r in deleted)}.", icon=":material/delete:")
+
+
+def _delete_notes(eng, chosen: list[str]) -> None:
+    """For each run the last Delete refused: why not, as the store has it now (or that it can go now)."""
     for run_id in [r for r in st.session_state.get(REFUSED) or [] if r in chosen]:
         why = delete_refusal(eng, run_id)
         if why:
@@ -220,7 +224,7 @@ def actions(eng, infos) -> None:
 
 
 def _actions(eng, infos, chosen: list[str]) -> None:
-    """The buttons, the notes of the last Delete, and a card per run (the first four)."""
+    """The buttons, the refusals of the last Delete, and a card per run (the first four)."""
     ids = [i.id for i in infos]
     st.markdown(f"**{len(ids)} chosen:** " + ", ".join(code(r) for r in ids))
     cols = st.columns(4)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app import controls, url_keys
 from app.safe_text import code, text
@@ -247,9 +248,17 @@ def picker_key() -> str:
 
 
 def picked(key: str) -> None:
-    """Callback of the runs picker: the person's choice becomes the shown runs (same key: no redraw)."""
+    """Callback of the runs picker: the person's choice becomes the shown runs (same key: no redraw).
+
+    The picker sits outside every fragment, so a person's change reruns the whole page. A change
+    that arrives with a fragment's rerun, or for an old key, is a stale value the browser sent
+    before it had drawn what code set: it is dropped (the picker is given the shown runs back)."""
     if key != picker_key():
-        return  # a stale value the browser sent for a picker that code has since replaced
+        return  # an old picker's value: code has set the shown runs since
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run:
+        st.session_state[key] = shown_runs()  # not the person's: put the shown runs back in the picker
+        return
     st.session_state[RUNS_KEY] = list(st.session_state.get(key) or [])
 
 

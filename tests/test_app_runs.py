@@ -55,6 +55,7 @@ def test_chosen_runs_open_export_share_and_delete():
     no_exceptions(at)
     assert [r.id for r in engine().store.runs()] == [cli]
     assert at.session_state["runs"] == []
+    assert f"Deleted `{run_id}`." in texts(at.toast)  # said, though the run is no longer chosen
 
 
 def test_a_run_is_renamed_from_the_runs_page():

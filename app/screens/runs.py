@@ -6,6 +6,7 @@ from app import frame, run_table, state
 
 eng = frame.begin("runs")
 frame.header("Runs", "runs")
+run_table.deleted_note()
 infos = eng.store.runs()
 if not infos:
     st.info(
