@@ -64,10 +64,13 @@ def start(page: Page, url: str) -> str:
 
 
 def delete(page: Page) -> None:
-    """Tick 'really delete', wait until Delete is enabled (the tick reruns the actions), press it."""
+    """Tick 'really delete' once the page is still (a rerun under way may redraw the box unticked),
+    wait until Delete is enabled (the tick reruns the actions), press it."""
+    ready(page)
     page.get_by_text("really delete").click(force=True)
     button = page.get_by_role("button", name="Delete")
     expect(button).to_be_enabled(timeout=SLOW)
+    ready(page)
     button.click()
 
 
