@@ -141,7 +141,8 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
 
     With Live off while runs train, the charts hold still (a zoom survives), but the transport bar,
     the numbers and the status lines (queue position, paused or not) still follow the store at the
-    usual refresh, in a fragment of their own; a Step there redraws the whole page, charts included."""
+    usual refresh, in a fragment of their own; a Pause, Resume or Step there redraws the whole page,
+    charts included."""
     infos = series.infos(eng.store, run_ids)
     live = any(is_active(i) for i in infos)
     ctx.following = live and ctx.following
@@ -188,8 +189,8 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
     if live and not ctx.following:  # Live off: the header follows the store, the charts hold still
         @st.fragment(run_every=resources.refresh_seconds())
         def held_header():
-            if state.pending_rerun() or st.session_state.pop(transport.STEPPED, False):
-                st.rerun()  # a button asked for a page, or a Step: every chart must show the new step
+            if state.pending_rerun() or st.session_state.pop(transport.CLICKED, False):
+                st.rerun()  # a button asked for a page, or a Pause/Step: every chart shows where the runs stand
             eng.notice_dead_runs()
             infos, runs = read()
             st.session_state[HEADER_DRAWN] = header(infos, runs)
@@ -205,7 +206,7 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
     def body():
         if state.pending_rerun():  # a button in here changed the shown runs: redraw the whole page
             st.rerun()
-        st.session_state.pop(transport.STEPPED, None)  # this fragment redraws the charts anyway
+        st.session_state.pop(transport.CLICKED, None)  # this fragment redraws the charts anyway
         eng.notice_dead_runs()
         infos, runs = read()
         draw_charts(infos, runs, *header(infos, runs))

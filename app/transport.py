@@ -16,11 +16,12 @@ from app import state
 
 SETTLE_S = 3.0  # longest a click waits for the runs (Step 10 of a big group takes a while); then the timer shows the rest
 MESSAGE = "_transport_message"
-STEPPED = "_transport_stepped"  # set by a Step: with Live off the panel then redraws its charts too
+CLICKED = "_transport_clicked"  # set by Pause, Resume and Step: with Live off the panel then redraws its charts too
 
 
 def _wait(jobs, run_ids: list[str]) -> None:
     jobs.settle(run_ids, timeout=SETTLE_S)
+    st.session_state[CLICKED] = True
 
 
 def _pause(jobs, run_ids: list[str]) -> None:
@@ -44,7 +45,6 @@ def _step(jobs, run_ids: list[str], n: int) -> None:
         if run_id not in stepped:
             stepped.update(_try(jobs.step, run_id, n) or ())
     _wait(jobs, run_ids)
-    st.session_state[STEPPED] = True
 
 
 def _try(action, run_id: str, *args):
