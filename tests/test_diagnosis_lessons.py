@@ -19,6 +19,13 @@ against the lesson's own text, and its suggested values against what the lesson 
 - plateau-stall, aggressive: the lesson's stall; the fix restores the peak lr with a patience from the
   run's own waits between improvements.
 
+- exploding-gradients, clip 0.25: its saturated share climbs steadily (measured, exact cadence:
+  0.04 at step 10, 0.36 at 50, 0.51 at 80, 0.54 at 90; 0.57 at step 99), so the saturation rule's
+  three probes above half fit into the small run's last 20 steps only when the time budget allows
+  probes closer than 10 steps apart (a faster machine: CI fired it at step 98 with 56 %). For such a
+  run at the rule's edge the table says "may fire", and the test holds the rule to its own definition
+  on the stored probes: it fires if and only if three probes in a row were above half.
+
 The gated-cells LSTM has 45x gradient spikes while it learns the task, and its loss falls through
 them: no finding (that is why the spike rule waits for harm).
 """
@@ -30,6 +37,8 @@ from lesson_runs import lesson_runs  # noqa: F401  (the session's lesson runs)
 
 from engine.config import RunConfig
 from engine.diagnosis import RULES
+from engine.diagnosis.memory import SATURATED_PROBES, SATURATED_SHARE
+from engine.probes.activations import HiddenProbe
 
 pytestmark = pytest.mark.science  # the whole module judges the lessons' runs
 
@@ -63,6 +72,26 @@ FIRES = {  # (lesson, variant) -> the rules that fire; every other rule is silen
     ("plateau-stall", "patient"): set(),
 }
 
+MAY_FIRE = {  # runs at a rule's threshold: whether it fires depends on the probes' time-budgeted cadence
+    ("exploding-gradients", "clip 0.25"): {"saturation"},
+}
+
+
+def saturated_streak(store, run_id) -> bool:
+    """The saturation rule's definition on the stored probes: SATURATED_PROBES in a row whose most
+    saturated layer is above the share."""
+    share: dict[int, float] = {}  # probe step -> the largest layer's share
+    for name in store.series_names(run_id):
+        if HiddenProbe.SATURATION.matches(name):
+            for step, value in zip(*store.scalars(run_id, name)):
+                share[int(step)] = max(share.get(int(step), 0.0), float(value))
+    streak = 0
+    for step in sorted(share):
+        streak = streak + 1 if share[step] > SATURATED_SHARE else 0
+        if streak >= SATURATED_PROBES:
+            return True
+    return False
+
 
 def fired(lesson_runs, lesson, label):  # noqa: F811  (the fixture, passed through)
     run_id = lesson_runs.runs[lesson][label]
@@ -71,14 +100,19 @@ def fired(lesson_runs, lesson, label):  # noqa: F811  (the fixture, passed throu
 
 def test_the_table_covers_every_lesson_run_and_names_only_rules_that_exist(lesson_runs):  # noqa: F811
     assert set(FIRES) == {(lesson, label) for lesson, labels in lesson_runs.runs.items() for label in labels}
-    assert set().union(*FIRES.values()) <= {r.id for r in RULES}
+    assert set().union(*FIRES.values(), *MAY_FIRE.values()) <= {r.id for r in RULES}
+    assert set(MAY_FIRE) <= set(FIRES)
 
 
 @pytest.mark.parametrize("lesson,label", list(FIRES))
 def test_rule_by_lesson_run(lesson_runs, lesson, label):  # noqa: F811
     run_id, events = fired(lesson_runs, lesson, label)
     seen = {e.data["rule"] for e in events}
-    assert seen == FIRES[lesson, label], [(e.step, e.data["rule"], e.message) for e in events]
+    may = MAY_FIRE.get((lesson, label), set())
+    assert seen - may == FIRES[lesson, label], [(e.step, e.data["rule"], e.message) for e in events]
+    if "saturation" in may:  # at the edge: the rule must agree with the probes it was given
+        assert ("saturation" in seen) == saturated_streak(lesson_runs.store, run_id), \
+            [(e.step, e.data["rule"], e.message) for e in events]
     parent = RunConfig.from_dict(lesson_runs.store.run(run_id).config)
     for e in events:
         fix = e.data["fix"]

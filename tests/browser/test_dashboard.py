@@ -70,12 +70,17 @@ def wait_points(page: Page, title: str, more_than: int, pattern: str = ".", time
 
 
 def view(page: Page, name: str) -> None:
-    """Switch the view; a click that lands while the page redraws is repeated."""
+    """Switch the view. A click that lands while the page redraws can be lost (CI: the URL said the
+    view while the control did not): once the page is still, the click is repeated if the view is
+    not chosen yet (a click on the chosen one changes nothing: the control is required)."""
     active = page.locator("[data-testid='stButtonGroup'] button[aria-checked='true']", has_text=name)
-    for _ in range(4):
+    for _ in range(6):
+        ready(page)
+        if active.count() == 1:
+            break
         page.locator("[data-testid='stButtonGroup'] button", has_text=name).first.click()
         try:
-            expect(active).to_have_count(1, timeout=5_000)
+            expect(active).to_have_count(1, timeout=10_000)
             break
         except AssertionError:
             continue

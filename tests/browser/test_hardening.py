@@ -64,12 +64,23 @@ def start(page: Page, url: str) -> str:
 
 
 def delete(page: Page) -> None:
-    """Tick 'really delete' once the page is still (a rerun under way may redraw the box unticked),
-    wait until Delete is enabled (the tick reruns the actions), press it."""
-    ready(page)
-    page.get_by_text("really delete").click(force=True)
+    """Tick 'really delete' and press Delete once it is enabled (the tick reruns the actions).
+
+    The box is ticked only while it shows unticked, and ticked again if Delete stays disabled: a click
+    that lands while a refresh redraws the box is lost (CI: Delete stayed disabled for 240 s), and a
+    blind second click would untick it."""
+    box = page.get_by_role("checkbox", name="really delete")
     button = page.get_by_role("button", name="Delete")
-    expect(button).to_be_enabled(timeout=SLOW)
+    for _ in range(8):
+        ready(page)
+        if not box.is_checked():
+            page.get_by_text("really delete").click(force=True)
+        try:
+            expect(button).to_be_enabled(timeout=15_000)
+            break
+        except AssertionError:
+            continue
+    expect(button).to_be_enabled()
     ready(page)
     button.click()
 
@@ -80,7 +91,9 @@ def main(page: Page):
 
 
 def status(page: Page, word: str):
-    return page.get_by_text(re.compile(rf"lstm 8 · embed_dim 8 · seq_len 16 · batch_size 4 · {word} · step"))
+    """The run's status line with this word. The first of them: while the page redraws (after Stop, Pause,
+    a fragment's last tick) the old line stays on screen, faded, until the new one replaces it."""
+    return page.get_by_text(re.compile(rf"lstm 8 · embed_dim 8 · seq_len 16 · batch_size 4 · {word} · step")).first
 
 
 def stored(db, run_id: str, kind: str) -> list[str]:
@@ -190,6 +203,5 @@ def test_queue_position_and_refused_delete_follow_the_store(two, server):
     delete(b)
     expect(b.get_by_text(re.compile(f"Deleted {first}"))).to_be_visible(timeout=SLOW)
     main(a).get_by_role("button", name="Stop").click(force=True)
-    # .first: while the page redraws after the run ended, the held header's line and the new one can both show
-    expect(status(a, "stopped").first).to_be_visible(timeout=SLOW)
+    expect(status(a, "stopped")).to_be_visible(timeout=SLOW)
     assert second in a.url
