@@ -7,10 +7,11 @@
 The fragment's timer is set when the page runs: on while any shown run is queued, running or
 paused and the Live toggle is on; off otherwise (a held chart keeps its zoom: a changed figure
 would remount and reset it). With Live off while runs train, the transport bar, numbers and status
-lines still refresh, in a fragment of their own above the held charts. Until a just-started run's first points are stored it ticks every
-FIRST_POINT_REFRESH seconds, so they are drawn as soon as they land, then asks for one full rerun
-that sets the usual pace. When the last shown run finishes, the fragment asks for one full
-rerun, which redraws the page without a timer. Only the chosen view is read and drawn.
+lines still refresh, in a fragment of their own above the held charts, which say the step they show.
+Until a just-started run's first points are stored it ticks every FIRST_POINT_REFRESH seconds, so
+they are drawn as soon as they land, then asks for one full rerun that sets the usual pace. When
+the last shown run finishes, the fragment asks for one full rerun, which redraws the page without
+a timer. Only the chosen view is read and drawn.
 """
 
 from __future__ import annotations
@@ -152,11 +153,12 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         every = min(FIRST_POINT_REFRESH, every)
     present = state.presenting()
 
-    def read():
+    def read(charts: bool = True):
+        """The runs' rows and RunSeries; without `charts`, only what the header needs (names, events, loss kind)."""
         infos = series.infos(eng.store, run_ids)
         labels = legend_labels(infos)
-        return infos, series.load_runs(eng.store, eng.cache, infos, chart_grid.reads(ids), labels,
-                                       chart_grid.smooths(ids))
+        reads, smooths = (chart_grid.reads(ids), chart_grid.smooths(ids)) if charts else ((), ())
+        return infos, series.load_runs(eng.store, eng.cache, infos, reads, labels, smooths)
 
     def header(infos, runs) -> tuple[bool, bool]:
         """The transport bar, numbers, status lines and (with the charts' refresh) diagnoses; ->
@@ -192,13 +194,17 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
             if state.pending_rerun() or st.session_state.pop(transport.CLICKED, False):
                 st.rerun()  # a button asked for a page, or a Pause/Step: every chart shows where the runs stand
             eng.notice_dead_runs()
-            infos, runs = read()
+            infos, runs = read(charts=False)  # the header's every tick reads no chart series
             st.session_state[HEADER_DRAWN] = header(infos, runs)
             if not any(is_active(i) for i in infos):
                 st.rerun()  # the last run ended: redraw once, charts included
 
         held_header()
         infos, runs = read()
+        if not present:  # the header's steps move on: say which step the charts show, and why
+            steps = ", ".join(f"{i.step:,}" for i in infos)
+            st.caption(f":material/pause_circle: Charts held at step {steps} (Live is off, so a zoom stays). "
+                       "Turn Live on to follow the runs; Pause or Step redraws them.")
         draw_charts(infos, runs, *st.session_state.get(HEADER_DRAWN, (False, False)))
         return
 

@@ -163,6 +163,29 @@ def test_step_1_advances_a_paused_run_by_one_and_redraws_numbers_and_charts():
     wait_done([run_id])
 
 
+def test_with_live_off_the_held_charts_say_the_step_they_show():
+    at = app({**TINY, "max_steps": "100000"}).run()
+    at.button(key="start_first").click().run()
+    (run_id,) = at.session_state["runs"]
+    wait_step(run_id, 3)
+    at.run()
+    at.button(key=f"{live_view.selection_key('live', [run_id])}-pause").click().run()
+    wait_status(run_id, ("paused",))
+    engine().jobs.settle([run_id], timeout=30)
+    engine().store.flush()
+    k = engine().store.run(run_id).step
+    at.toggle(key="live-follow").set_value(False).run()
+    no_exceptions(at)
+    assert f"Charts held at step {k:,} (Live is off" in texts(at.caption)
+    ppl = figures(at)[0]
+    batches = next(t for t in ppl["data"] if t.get("name", "").endswith("per batch"))
+    assert int(decode(batches["x"]).max()) == k - 1  # the charts hold what the caption says
+    at.toggle(key="live-follow").set_value(True).run()
+    assert "Charts held" not in texts(at.caption)  # following again: no such line
+    engine().jobs.stop(run_id)
+    wait_done([run_id])
+
+
 def test_big_numbers_are_the_stores_recent_values():
     at = app(TINY).run()
     at.button(key="start_first").click().run()
