@@ -64,9 +64,13 @@ def points(page: Page, title: str, pattern: str = ".") -> int:
 
 
 def wait_points(page: Page, title: str, more_than: int, pattern: str = ".", timeout: float = 60_000) -> int:
-    """Wait until the chart's matching traces hold more than `more_than` points; return how many."""
-    page.wait_for_function(f"(a) => ({POINTS})(a) > {more_than}", arg=[title, pattern], timeout=timeout)
-    return points(page, title, pattern)
+    """Wait until the chart's matching traces hold more than `more_than` points; return how many the
+    wait saw. (Not a second read: a rerun may be remounting the chart just then, and it reads 0: CI.)"""
+    seen = page.wait_for_function(
+        f"(a) => {{ const n = ({POINTS})(a); return n > {more_than} ? n : false; }}", arg=[title, pattern],
+        timeout=timeout,
+    )
+    return int(seen.json_value())
 
 
 def view(page: Page, name: str) -> None:
