@@ -10,17 +10,6 @@ against the lesson's own text, and its suggested values against what the lesson 
 - exploding-gradients, no clipping and clip 1: both blow up (the lesson's claim for both), so the
   early-perplexity rule and the divergence rule speak; for SGD they suggest a tenth of the lr in
   force, as the lesson's "Try" does, never a clip threshold (the lesson: clip 1 is too loose at lr 3).
-- gated-cells, tanh RNN: a gradient spike after which the loss rose (measured: 0.26 -> 0.60); the
-  tanh RNN's gradient reaches 2 steps back (the lesson's point), and the short-reach rule's fix, a
-  gated cell, is the lesson's. That rule wants five reach probes after step 100; on a loaded machine
-  the time budget stretches the probes' interval so that fewer fit (CI, at the stop after 15, did not
-  fire it), so it "may fire" and is held to its definition on the stored probes, as below. (init-spectrum's xavier run spiked with harm at the lesson's earlier small size; at the
-  size it has now, which judges the reach at init, no rule fires on it.)
-- epoch-jumps, lr 3e-3: training pulls away from validation from the third epoch (the lesson: it
-  memorises individual sequences; "compare the validation curve").
-- plateau-stall, aggressive: the lesson's stall; the fix restores the peak lr with a patience from the
-  run's own waits between improvements.
-
 - exploding-gradients, clip 0.25: its saturated share climbs steadily (measured, exact cadence:
   0.04 at step 10, 0.36 at 50, 0.51 at 80, 0.54 at 90; 0.57 at step 99), so the saturation rule's
   three probes above half fit into the small run's last 20 steps only when the time budget allows
@@ -28,6 +17,17 @@ against the lesson's own text, and its suggested values against what the lesson 
   run at the rule's edge the table says "may fire" (MAY_FIRE), and the test holds the rule to its own
   definition on the stored probes (ORACLES): here, it fires if and only if three probes in a row were
   above half.
+- gated-cells, tanh RNN: a gradient spike after which the loss rose (measured: 0.26 -> 0.60); the
+  tanh RNN's gradient reaches 2 steps back (the lesson's point), and the short-reach rule's fix, a
+  gated cell, is the lesson's. That rule wants five reach probes after step 100; on a loaded machine
+  the time budget stretches the probes' interval so that fewer fit (a CI run here did not fire it),
+  so it "may fire" and is held to its definition on the stored probes, as above. (init-spectrum's
+  xavier run spiked with harm at the lesson's earlier small size; at the size it has now, which
+  judges the reach at init, no rule fires on it.)
+- epoch-jumps, lr 3e-3: training pulls away from validation from the third epoch (the lesson: it
+  memorises individual sequences; "compare the validation curve").
+- plateau-stall, aggressive: the lesson's stall; the fix restores the peak lr with a patience from the
+  run's own waits between improvements.
 
 The gated-cells LSTM has 45x gradient spikes while it learns the task, and its loss falls through
 them: no finding (that is why the spike rule waits for harm).
