@@ -1,17 +1,19 @@
-"""The live panel: a toolbar, then a fragment that re-reads the store and redraws while runs train.
+"""The live panel: a toolbar, then two fragments that re-read the store and redraw while runs train.
 
     views = chart_grid.views("live")
     view, ctx = toolbar("live", views, key="view")
     panel(eng, run_ids, views[view], ctx)
 
-The fragment's timer is set when the page runs: on while any shown run is queued, running or
-paused and the Live toggle is on; off otherwise (a held chart keeps its zoom: a changed figure
-would remount and reset it). With Live off while runs train, the transport bar, numbers and status
-lines still refresh, in a fragment of their own above the held charts, which say the step they show.
-Until a just-started run's first points are stored it ticks every FIRST_POINT_REFRESH seconds, so
-they are drawn as soon as they land, then asks for one full rerun that sets the usual pace. When
-the last shown run finishes, the fragment asks for one full rerun, which redraws the page without
-a timer. Only the chosen view is read and drawn.
+The header (transport bar, big numbers, status lines) and the charts are separate fragments, each
+with its own timer, so a click on Pause or Step redraws the header at once instead of every chart
+(on a small machine the browser spends most of a second redrawing a view's charts, and a click
+waits behind that). The timers are set when the page runs: on while any shown run is queued,
+running or paused; the charts' only while the Live toggle is on (a held chart keeps its zoom: a
+changed figure would remount and reset it), and then say the step they show. Until a just-started
+run's first points are stored both tick every FIRST_POINT_REFRESH seconds, so they are drawn as
+soon as they land, then the charts ask for one full rerun that sets the usual pace. When the last
+shown run finishes, the header asks for one full rerun, which redraws the page without timers.
+Only the chosen view is read and drawn.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from engine.forks import apply_fix, canonical
 FIRST_POINT_REFRESH = 0.2  # s between refreshes while a shown run has no point yet (then resources.refresh_seconds)
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
-HEADER_DRAWN = "_held_header"  # (transport bar drawn, diagnoses found) of the Live-off header, for the chart sizes
+BAR_LOOK = "_bar_look"  # transport.look() when the bar was drawn: the header redraws the page when it changes
+FOUND = "_diagnoses_found"  # diagnoses drawn in the header (presenting): the charts fit under them
 
 
 def selection_key(page: str, run_ids: list[str]) -> str:
@@ -140,10 +143,9 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
     while any is active. Presenting: no status lines, the numbers and one-line diagnoses side by side,
     and the charts fitted to the screen under blocks `above` px tall (the page's, before the panel).
 
-    With Live off while runs train, the charts hold still (a zoom survives), but the transport bar,
-    the numbers and the status lines (queue position, paused or not) still follow the store at the
-    usual refresh, in a fragment of their own; a Pause, Resume or Step there redraws the whole page,
-    charts included."""
+    The transport bar, the numbers and the status lines (queue position, paused or not) follow the
+    store in a fragment of their own; the charts in another, or, with Live off, hold still (a zoom
+    survives) until a Pause, Resume or Step, which then redraws the whole page."""
     infos = series.infos(eng.store, run_ids)
     live = any(is_active(i) for i in infos)
     ctx.following = live and ctx.following
@@ -160,23 +162,20 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         reads, smooths = (chart_grid.reads(ids), chart_grid.smooths(ids)) if charts else ((), ())
         return infos, series.load_runs(eng.store, eng.cache, infos, reads, labels, smooths)
 
-    def header(infos, runs) -> tuple[bool, bool]:
-        """The transport bar, numbers, status lines and (with the charts' refresh) diagnoses; ->
-        (bar drawn, diagnoses found). Presenting, the numbers and diagnoses sit side by side."""
-        bar = transport.bar(eng.jobs, [i for i in infos if ownership.may_steer(eng, i.id)], ctx.key)
+    def header(infos, runs) -> bool:
+        """The numbers, status lines and (presenting) diagnoses, side by side with the numbers; -> diagnoses found."""
         rows = [numbers.figures(eng.store, info, run.loss_kind) for info, run in zip(infos, runs)]
         if present:
             left, right = st.columns([3, 2])
             with left:
                 numbers.draw(rows, [r.name for r in runs], colors(runs), big=True)
             with right:
-                found = diagnoses(eng, infos, runs, box=presenter.diagnoses_h(len(infos)))
-            return bar, found
+                return bool(diagnoses(eng, infos, runs, box=presenter.diagnoses_h(len(infos))))
         numbers.draw(rows, [r.name for r in runs], colors(runs))
         if show_status:
             for info, run in zip(infos, runs):
                 status_line(eng, info, run, metrics=False)
-        return bar, False
+        return False
 
     def draw_charts(infos, runs, bar: bool, found: bool) -> None:
         if present:
@@ -188,40 +187,49 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
         texts = {i.id: eng.cache.texts(i) for i in infos} if "samples" in ids else {}
         chart_grid.draw(ids, runs, ctx, texts)
 
-    if live and not ctx.following:  # Live off: the header follows the store, the charts hold still
-        @st.fragment(run_every=resources.refresh_seconds())
-        def held_header():
-            if state.pending_rerun() or st.session_state.pop(transport.CLICKED, False):
-                st.rerun()  # a button asked for a page, or a Pause/Step: every chart shows where the runs stand
-            eng.notice_dead_runs()
-            infos, runs = read(charts=False)  # the header's every tick reads no chart series
-            st.session_state[HEADER_DRAWN] = header(infos, runs)
-            if not any(is_active(i) for i in infos):
-                st.rerun()  # the last run ended: redraw once, charts included
+    def steered(infos):
+        return [i for i in infos if ownership.may_steer(eng, i.id)]
 
-        held_header()
+    @st.fragment  # no timer: a click in a fragment can be lost when its timer fires at that moment
+    def transport_part():
+        """The transport bar: a click reruns and redraws only this (a redraw of every chart keeps a small
+        machine's browser busy for most of a second, and the next click would wait behind it)."""
+        if st.session_state.pop(transport.CLICKED, False) and not ctx.following:
+            st.rerun()  # Pause or Step with Live off: the page, so the held charts show where the runs stand
+        infos = steered(series.infos(eng.store, run_ids))
+        st.session_state[BAR_LOOK] = transport.look(eng.jobs, infos)
+        transport.bar(eng.jobs, infos, ctx.key)
+
+    @st.fragment(run_every=(every if ctx.following else resources.refresh_seconds()) if live else None)
+    def header_part():
+        """The numbers and status lines, following the store; the page again when the runs change what
+        the bar shows (one ended, or was paused elsewhere) or a button asked for it."""
+        eng.notice_dead_runs()
+        infos, runs = read(charts=False)  # the header reads no chart series
+        if state.pending_rerun() or transport.look(eng.jobs, steered(infos)) != st.session_state.get(BAR_LOOK):
+            st.rerun()
+        st.session_state[FOUND] = header(infos, runs)
+        if live and not any(is_active(i) for i in infos):
+            st.rerun()  # the last run ended: redraw once, charts included, without the timers
+
+    def charts_part():
+        if state.pending_rerun():  # a button in here (a fix, a fork) changed the shown runs: redraw the whole page
+            st.rerun()
         infos, runs = read()
-        if not present:  # the header's steps move on: say which step the charts show, and why
+        if live and not ctx.following and not present:  # the header's steps move on: say which step the charts show
             steps = ", ".join(f"{i.step:,}" for i in infos)
             st.caption(f":material/pause_circle: Charts held at step {steps} (Live is off, so a zoom stays). "
                        "Turn Live on to follow the runs; Pause or Step redraws them.")
-        draw_charts(infos, runs, *st.session_state.get(HEADER_DRAWN, (False, False)))
-        return
-
-    @st.fragment(run_every=every)
-    def body():
-        if state.pending_rerun():  # a button in here changed the shown runs: redraw the whole page
-            st.rerun()
-        st.session_state.pop(transport.CLICKED, None)  # this fragment redraws the charts anyway
-        eng.notice_dead_runs()
-        infos, runs = read()
-        draw_charts(infos, runs, *header(infos, runs))
-        if live and not any(is_active(i) for i in infos):
-            st.rerun()  # the last run ended: redraw once without the timer
+        draw_charts(infos, runs, bool(st.session_state.get(BAR_LOOK)), st.session_state.get(FOUND, False))
         if waiting and not any(awaiting_first_point(i) for i in infos):
             st.rerun()  # the first points are drawn: redraw once at the usual refresh
 
-    body()
+    transport_part()
+    header_part()
+    if ctx.following:
+        st.fragment(charts_part, run_every=every)()
+    else:  # Live off, or nothing trains: the charts hold still (a zoom stays)
+        charts_part()
 
 
 # ---- diagnoses ----------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """The transport bar over the charts: Pause / Resume, Step 1 and Step 10 for every shown run this
 process trains (Playground's play, pause and step, for a teacher going through training batch by batch).
 
-It is drawn inside the live panel's fragment, so a click reruns the fragment only (not the page
-and its sidebar of settings), and each callback waits, up to SETTLE_S, until the runs have done
-what was asked (JobManager.settle: paused, or stepped and stored), so the redraw that follows the
-click already shows the pause or the new step in the numbers and every chart. A group pauses and
-steps as one (engine/jobs.py), so its runs stay at the same step.
+It is drawn in a fragment of its own with no timer (app/live_view.py): a click reruns and redraws
+only the bar, and a click can't be lost to a timer (Streamlit dropped a button's click that came as
+its fragment's timer fired: 2 Step clicks of about 60 in bench/pause_step.py). Each callback waits, up to SETTLE_S,
+until the runs have done what was asked (JobManager.settle: paused, or stepped and stored), so the
+bar redrawn after the click already says where the runs stand. The panel's timed header notices
+when the runs' states change otherwise (a run ends, another tab pauses it) and redraws the page,
+the bar with it (`look`). A group pauses and steps as one (engine/jobs.py), so its runs stay at the
+same step.
 """
 
 from __future__ import annotations
@@ -56,10 +59,20 @@ def _try(action, run_id: str, *args):
         return None
 
 
+def steered(jobs, infos) -> list[str]:
+    """The shown runs the bar steers: those training in this process (none when the bar is hidden)."""
+    return [] if state.hidden("pause") else [i.id for i in infos if jobs.is_live(i.id)]
+
+
+def look(jobs, infos) -> tuple:
+    """What the bar's buttons depend on: the steered runs and their statuses (queued, running, paused)."""
+    return tuple((r, jobs.status(r)) for r in steered(jobs, infos))
+
+
 def bar(jobs, infos, key: str) -> bool:
     """Pause or Resume, Step 1, Step 10, and where the runs stand; nothing (False) when no shown run trains here."""
-    run_ids = [i.id for i in infos if jobs.is_live(i.id)]
-    if not run_ids or state.hidden("pause"):
+    run_ids = steered(jobs, infos)
+    if not run_ids:
         return False
     statuses = [jobs.status(r) for r in run_ids]
     paused = all(s == "paused" for s in statuses)
@@ -87,9 +100,12 @@ def bar(jobs, infos, key: str) -> bool:
 
 
 def _where(jobs, infos, run_ids: list[str], paused: bool) -> str:
-    """'paused at step 1,234: Step trains one batch and holds again', or what the runs are doing."""
+    """'paused at step 1,234: Step trains one batch and holds again', or what the runs are doing.
+
+    The bar is redrawn on a click, not on a timer: the step is said only while paused (a click
+    moves it); the numbers row under the bar follows a training run's step."""
+    if not paused:
+        return "training: Pause holds every shown run at its next step"
     steps = sorted({i.step for i in infos if i.id in run_ids})
     at = f"step {steps[0]:,}" if len(steps) == 1 else "steps " + ", ".join(f"{s:,}" for s in steps)
-    if paused:
-        return f"paused at {at}: Step trains one batch (or ten) and holds again"
-    return f"training, at {at}: Pause holds every shown run at its next step"
+    return f"paused at {at}: Step trains one batch (or ten) and holds again"

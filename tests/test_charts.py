@@ -1,6 +1,7 @@
 """The pure figure builders in app/charts.py, on synthetic runs: real properties, no browser."""
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,6 +13,14 @@ from engine.smoothing import smooth
 
 EDGES = np.linspace(-8, 2, 41)  # log10 |g| bins, as the probe's GRAD_HIST_EDGES would be
 V = 65
+
+
+def stroke_steps(path: str, top: float) -> list[int]:
+    """The steps of a strokes path ('M100,0V0.04M200,0V0.04'), each checked to rise from 0 to `top`."""
+    found = re.findall(r"M([-\d.e]+),0V([-\d.e]+)", path)
+    assert "".join(f"M{x},0V{y}" for x, y in found) == path  # nothing else in the path
+    assert all(float(y) == top for _, y in found)
+    return [int(float(x)) for x, _ in found]
 
 
 def make_run(run_id="a", steps=2000, probe_every=100, seed=0, cell="rnn", loss_kind="ce", max_points=None):
@@ -176,10 +185,10 @@ def test_perplexity_has_three_traces_per_run_and_baselines(pair):
     assert lines["unigram = 30.5"] == pytest.approx(math.log10(30.5))
     ys = [s.y0 for s in fig.layout.shapes if s.xref == "paper"]
     assert sorted(ys) == [30.5, pytest.approx(65)]  # shapes sit in data units; exp(ln 65) drawn once
-    epochs = [s for s in fig.layout.shapes if s.yref == "paper" and s.line.color == "#bbbbbb"]
-    assert len(epochs) == 3  # epochs 2-4 start inside the run
-    ticks = [s.x0 for s in fig.layout.shapes if s.yref == "paper" and s.y1 == 0.04]
-    assert ticks == pair[0].eval_steps
+    (epochs,) = [s for s in fig.layout.shapes if s.type == "path" and s.line.dash == "dot"]
+    assert stroke_steps(epochs.path, top=1) == pair[0].epoch_steps[1:]  # epochs 2-4 start inside the run
+    (ticks,) = [s for s in fig.layout.shapes if s.type == "path" and s.line.dash != "dot"]
+    assert stroke_steps(ticks.path, top=0.04) == pair[0].eval_steps
     assert "lr↓" in [a.text for a in fig.layout.annotations]
 
 

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from app.charts.base import (
     SMOOTHING,
+    SPARSE,
     STEP_TITLE,
     RunSeries,
     colors,
@@ -105,7 +106,7 @@ def _curves(run: RunSeries, color: str, names: tuple[str, str, str], smooth, wha
                 width=1.5,
                 dash="dot",
                 mode="lines+markers",
-                marker=dict(size=7),
+                marker=dict(size=7, maxdisplayed=SPARSE),  # each dot is an SVG path redrawn per refresh: 200 took 40 ms
                 legendgroup=run.run_id,
                 hovertemplate="validation " + hover,
             )
@@ -117,7 +118,7 @@ def _curves(run: RunSeries, color: str, names: tuple[str, str, str], smooth, wha
                 f"{run.name} val, whole split",
                 color,
                 mode="markers",
-                marker=dict(size=11, symbol="diamond-open", line=dict(width=2, color=color)),
+                marker=dict(size=11, symbol="diamond-open", line=dict(width=2, color=color), maxdisplayed=SPARSE),
                 legendgroup=run.run_id,
                 showlegend=False,
                 hovertemplate="validation, whole split " + hover,
