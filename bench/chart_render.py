@@ -21,7 +21,6 @@ Streamlit's bundle; read the figures as relative costs (which chart, which layou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -124,18 +123,8 @@ def main() -> None:
     for key, times in results:
         ms = statistics.median(times)
         total += ms
-        print(f"  {key.removeprefix('bench-'):28s} {ms:7.1f} ms   (points sent: {_points(dict(specs_of(specs))[key])})")
+        print(f"  {key.removeprefix('bench-'):28s} {ms:7.1f} ms")
     print(f"  {'all charts of the view':28s} {total:7.1f} ms")
-
-
-def specs_of(specs):
-    return [(key, a) for key, a, _, _ in specs]
-
-
-def _points(spec: str) -> int:
-    """Values in the figure's x arrays (a rough size of what it draws)."""
-    fig = json.loads(spec)
-    return sum(len(t.get("x") or ()) if isinstance(t.get("x"), list) else 0 for t in fig["data"])
 
 
 if __name__ == "__main__":
