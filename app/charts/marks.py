@@ -7,7 +7,6 @@ import numpy as np
 from app.charts.base import REFERENCE, Event, RunSeries
 from app.charts.labels import REF
 
-
 EPOCH_COLOR, EVAL_COLOR = "#bbbbbb", "#888888"
 EVAL_TICK = 0.04  # height of an evaluation tick, a share of the plot's height
 
