@@ -186,8 +186,9 @@ def main() -> int:
                       flush=True)
         finally:
             browser.close()
-    print(f"median of {len(seconds)}: {statistics.median(seconds):.2f} s (target <= 2 s on an idle 2-core machine); "
-          f"{load()}")
+    if seconds:  # --trials 0 with --breakdown: the engine's part only
+        print(f"median of {len(seconds)}: {statistics.median(seconds):.2f} s (target <= 2 s on an idle 2-core "
+              f"machine); {load()}")
     return 0
 
 
