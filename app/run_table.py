@@ -34,6 +34,7 @@ DELETE_CONFIRM = "runs-delete-confirm"
 REFUSED = "runs-delete-refused"  # run ids whose delete was refused: their reason is re-read every refresh
 DELETED = "runs-deleted"  # run ids the last Delete removed: said once, in a toast
 REDRAW = "_runs-redraw"  # a Delete inside the fragment asks for the whole page (its table) to be redrawn
+LOOK = "_runs-look"  # _look() of the chosen runs when the buttons were drawn
 RENAME_ERROR = "runs-rename-error"
 DOWNLOADS = (  # (key prefix, label, format, shape, mime)
     ("csv", "CSV", "csv", "long", "text/csv"),
@@ -202,29 +203,52 @@ def _delete_notes(eng, chosen: list[str]) -> None:
 
 
 def actions(eng, infos) -> None:
-    """Buttons for the chosen runs; refreshing while any of them is active."""
+    """Buttons for the chosen runs, then a card per run; the cards refresh while any run is active.
+
+    The buttons are in a fragment with no timer: a click that lands as a timed fragment redraws is
+    lost (Streamlit drops it: in CI the 'really delete' box stayed unticked for 240 s). The cards'
+    timer redraws the page instead when the runs' statuses change what the buttons offer (a run
+    stopped, ended or deleted)."""
     ids = [i.id for i in infos]
     live = any(is_active(i) for i in infos)
 
-    @st.fragment(run_every=resources.refresh_seconds() if live else None)
-    def block():
-        if st.session_state.pop(REDRAW, False) or state.pending_rerun():
-            st.rerun()  # runs were deleted (the table above must lose them too), or a button asked for a page
-        fresh = []
+    def fresh() -> list:
+        out = []
         for run_id in ids:
             try:
-                fresh.append(eng.store.run(run_id))
+                out.append(eng.store.run(run_id))
             except KeyError:  # deleted here or in another tab
                 continue
-        _actions(eng, fresh, ids)
-        if live and not any(is_active(i) for i in fresh):
+        return out
+
+    @st.fragment
+    def buttons():
+        if st.session_state.pop(REDRAW, False) or state.pending_rerun():
+            st.rerun()  # runs were deleted (the table above must lose them too), or a button asked for a page
+        now = fresh()
+        st.session_state[LOOK] = _look(now)
+        _buttons(eng, now, ids)
+
+    @st.fragment(run_every=resources.refresh_seconds() if live else None)
+    def cards():
+        now = fresh()
+        if state.pending_rerun() or _look(now) != st.session_state.get(LOOK):
+            st.rerun()  # a button asked for a page, or the runs changed what the buttons offer
+        _cards(eng, now)
+        if live and not any(is_active(i) for i in now):
             st.rerun()  # the last chosen run ended: redraw the page (and its table) once, without the timer
 
-    block()
+    buttons()
+    cards()
 
 
-def _actions(eng, infos, chosen: list[str]) -> None:
-    """The buttons, the refusals of the last Delete, and a card per run (the first four)."""
+def _look(infos) -> tuple:
+    """What the buttons and the refusal notes depend on: the chosen runs that exist and their statuses."""
+    return tuple((i.id, i.status) for i in infos)
+
+
+def _buttons(eng, infos, chosen: list[str]) -> None:
+    """The buttons and the refusals of the last Delete."""
     ids = [i.id for i in infos]
     st.markdown(f"**{len(ids)} chosen:** " + ", ".join(code(r) for r in ids))
     cols = st.columns(4)
@@ -265,6 +289,10 @@ def _actions(eng, infos, chosen: list[str]) -> None:
     if message:
         st.warning(text(message, 300))
     _delete_notes(eng, chosen)
+
+
+def _cards(eng, infos) -> None:
+    """A card per run (the first four): name, status and step, rename, downloads, a link."""
     error = st.session_state.pop(RENAME_ERROR, None)
     if error:
         st.error(text(error, 300), icon=":material/error:")
