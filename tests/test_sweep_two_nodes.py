@@ -34,10 +34,19 @@ STARTED = "Ray runtime started"
 START_TIMEOUT_S = 120
 
 
+GIVEN: set[int] = set()  # ports handed out in this test session
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port not handed out before: the OS may offer a just-released port again (CI: the node
+    manager and the dashboard agent both got 47321, and `ray start` refused to start)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in GIVEN:
+            GIVEN.add(port)
+            return port
 
 
 def own_ports() -> list[str]:
