@@ -1,15 +1,15 @@
-"""The live panel: a toolbar, then two fragments that re-read the store and redraw while runs train.
+"""The live panel: a toolbar, then three fragments: the transport bar, the header, the charts.
 
     views = chart_grid.views("live")
     view, ctx = toolbar("live", views, key="view")
     panel(eng, run_ids, views[view], ctx)
 
-The header (transport bar, big numbers, status lines) and the charts are separate fragments, each
-with its own timer, so a click on Pause or Step redraws the header at once instead of every chart
-(on a small machine the browser spends most of a second redrawing a view's charts, and a click
-waits behind that). The timers are set when the page runs: on while any shown run is queued,
-running or paused; the charts' only while the Live toggle is on (a held chart keeps its zoom: a
-changed figure would remount and reset it), and then say the step they show. Until a just-started
+The transport bar (Pause/Resume, Step) has no timer: a click redraws only the bar, and cannot be
+lost to a timer firing at that moment (Streamlit drops such a click). The header (big numbers,
+status lines) and the charts refresh on timers set when the page runs: on while any shown run is
+queued, running or paused; the charts' only while the Live toggle is on (a held chart keeps its
+zoom: a changed figure would remount and reset it), and then say the step they show. The header
+redraws the page when the runs change what the bar shows (transport.look). Until a just-started
 run's first points are stored both tick every FIRST_POINT_REFRESH seconds, so they are drawn as
 soon as they land, then the charts ask for one full rerun that sets the usual pace. When the last
 shown run finishes, the header asks for one full rerun, which redraws the page without timers.

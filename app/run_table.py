@@ -31,7 +31,7 @@ COLUMNS = {
     "val loss": st.column_config.NumberColumn("val loss", format="%.4g"),
 }
 DELETE_CONFIRM = "runs-delete-confirm"
-REFUSED = "runs-delete-refused"  # run ids whose delete was refused: their reason is re-read every refresh
+REFUSED = "runs-delete-refused"  # run ids whose delete was refused: their reason is re-read when the page redraws
 DELETED = "runs-deleted"  # run ids the last Delete removed: said once, in a toast
 REDRAW = "_runs-redraw"  # a Delete inside the fragment asks for the whole page (its table) to be redrawn
 LOOK = "_runs-look"  # _look() of the chosen runs when the buttons were drawn
