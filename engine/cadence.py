@@ -4,11 +4,11 @@ Evaluation runs every N steps, or at fixed fractions of each epoch (eval_every <
 "four times per epoch" lands on the same quarter boundaries in every epoch.
 
 Probes come in two tiers. Light ones (histograms, saturation, logits, weights, spectra) and
-heavy ones (gradient reach) both run every `probe_every` steps, unless that would take more
-than their share of the config's `probe_budget` (light a third, heavy two thirds) of the
-training time: then their interval stretches. Only the training thread's time counts: a split
-probe's analysis on the probe worker does not (engine/probes/runner.py). The trainer records the
-heavy interval it used as `probe/interval`. Step 0 is always measured.
+heavy ones (the state Jacobian, gradient reach) both run every `probe_every` steps, unless that
+would take more than their share of the config's `probe_budget` (light a third, heavy two
+thirds) of the training time: then their interval stretches. Only the training thread's time
+counts: a split probe's analysis on the probe worker does not (engine/probes/runner.py). The
+trainer records the heavy interval it used as `probe/interval`. Step 0 is always measured.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
     values = validation.measure(model)               # {val/loss, val/ppl, ...} on the sample
     values = validation.measure(model, full=True)    # and val_full/* on the whole split
     validation.sizes()                               # batches, sequences and targets each kind reads
+    later = WholeSplitLater(validation)              # val_full/* off the training thread:
+    later.request(model, step)                       #   copies the weights, returns at once
+    for step, values in later.collect(): ...         #   the whole-split values measured so far, in step order
 
 Two kinds of point, recorded as two series so a chart never mixes them:
 
@@ -19,6 +22,11 @@ Two kinds of point, recorded as two series so a chart never mixes them:
 A point is the mean over its targets (every character of the text task, every real token of the
 lines task, one per sequence elsewhere): batch means weighted by their targets, so the whole-split
 value is what a plain loop over every validation target computes, however the split is batched.
+
+The whole split is read on a worker thread (WholeSplitLater) from the weights copied at the
+step, so the training thread pays a copy instead of the pass: on the default corpus that pass
+took 8 training steps, once per full_eval_every evaluations. The sample stays on the training
+thread: the plateau schedule and the diagnoses act on it at the step it was taken.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ import math
 import numpy as np
 import torch
 
+from engine.probes.worker import ProbeWorker
 from engine.series import Series
+from engine.shadow import ShadowModel
 
 FULL_TOKENS = 16_384  # positions per whole-split batch (at least the training batch size in sequences)
 
@@ -103,6 +113,30 @@ class Validation:
             values[ppl_s.name] = math.exp(loss) if loss < 700 else math.inf
             values[bpc_s.name] = loss / math.log(2)
         return values
+
+
+class WholeSplitLater:
+    """val_full/* of the weights at a step, measured on a worker thread; collected by the training thread."""
+
+    def __init__(self, validation: Validation):
+        self.validation = validation
+        self.shadow = ShadowModel()
+        self.worker = ProbeWorker(name="rnnlab-validation")
+
+    def request(self, model, step: int) -> None:
+        """Training thread: take the weights as they are now; their whole-split values come back from collect()."""
+        self.worker.submit(step, [(self, self.shadow.take(model))])
+
+    def analyse(self, weights: dict) -> dict[str, float]:
+        """Worker: val_full/* of the captured weights (the worker calls it like a split probe's analysis)."""
+        return self.validation.measure(self.shadow.load(weights), full=True, sample=False)
+
+    def collect(self, wait: bool = False) -> list[tuple[int, dict[str, float]]]:
+        """[(step, val_full values)] measured so far, in step order; wait=True: every one requested.
+
+        Raises engine.probes.worker.ProbeError when a measurement raised.
+        """
+        return self.worker.collect(wait=wait)
 
 
 def _targets(batch) -> int:

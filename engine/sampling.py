@@ -15,11 +15,10 @@ weights taken at the step, so the text is the one sample_text would give at that
 
 from __future__ import annotations
 
-import copy
-
 import torch
 
 from engine.probes.worker import ProbeWorker
+from engine.shadow import ShadowModel
 
 SAMPLE_CHARS = 200  # characters per sample
 
@@ -47,23 +46,19 @@ class Sampler:
 
     def __init__(self, task, n_chars: int = SAMPLE_CHARS):
         self.task, self.n_chars = task, n_chars
-        self.shadow = None  # the worker's own copy of the model, loaded with each request's weights
+        self.shadow = ShadowModel()  # the worker's own copy of the model, loaded with each request's weights
         self.worker = ProbeWorker(name="rnnlab-samples")
 
-    @torch.no_grad()
     def request(self, model, step: int, seed: int) -> None:
         """Training thread: take the weights as they are now; the sample of `step` comes back from collect()."""
-        if self.shadow is None:
-            self.shadow = copy.deepcopy(model)  # once per run: no draws from the global generator, unlike a new model
-        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}  # on the model's device, no sync
-        self.worker.submit(step, [(self, (weights, seed))])
+        self.worker.submit(step, [(self, (self.shadow.take(model), seed))])
 
     def analyse(self, captured: tuple) -> dict:
         """Worker: the text of the captured weights (the worker calls it like a split probe's analysis)."""
         weights, seed = captured
-        self.shadow.load_state_dict(weights)
-        device = next(self.shadow.parameters()).device
-        return {"text": sample_text(self.shadow, self.task, self.n_chars, seed=seed, device=device)}
+        model = self.shadow.load(weights)
+        device = next(model.parameters()).device
+        return {"text": sample_text(model, self.task, self.n_chars, seed=seed, device=device)}
 
     def collect(self, wait: bool = False) -> list[tuple[int, str]]:
         """The samples generated so far [(step, text)], in step order; wait=True: every one requested."""

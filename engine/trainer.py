@@ -45,7 +45,7 @@ from data.cache import shared_task
 from engine import resume
 from engine.cadence import EvalCadence
 from engine.controls import RunControls
-from engine.evaluation import FULL_LOSS, FULL_PPL, VAL_BPC, VAL_LOSS, VAL_METRIC, VAL_PPL, Validation
+from engine.evaluation import FULL_LOSS, FULL_PPL, VAL_BPC, VAL_LOSS, VAL_METRIC, VAL_PPL, Validation, WholeSplitLater
 from engine.init import initialise
 from engine.models import RecurrentLM
 from engine.observer import Observer
@@ -126,6 +126,7 @@ class Trainer:
         self.clip_mode, self.clip_value = cfg.clip, cfg.clip_value
         self.bpe, self.epoch = 1, 0
         self.validation: Validation | None = None
+        self.whole_split: WholeSplitLater | None = None  # val_full/* off this thread, when the sample is not the split
         self.evals = 0  # evaluations made (full_eval_every counts them)
         self.full_at: int | None = None  # step of the last whole-split evaluation
         self.recent: deque[float] = deque(maxlen=RECENT)  # the last batches' training losses
@@ -159,6 +160,7 @@ class Trainer:
         self.bpe = self.task.batches_per_epoch(cfg.batch_size)
         self.eval_cadence = EvalCadence(cfg.eval_every, self.bpe)
         self.validation = Validation(self.task, cfg, self.device)
+        self.whole_split = None if self.validation.covers_split else WholeSplitLater(self.validation)
         if self.resume is not None:
             resume.restore(self, self.resume)
         self.first_step = self.step_index  # 0, or a fork's step
@@ -188,7 +190,8 @@ class Trainer:
         lr = self.schedule.lr_at(s)
         set_lr(self.optimizer, lr)
 
-        self.model.train()
+        if not self.model.training:  # only after an evaluation: train() walks every module (0.5 % of a step)
+            self.model.train()
         out, hiddens = self.model(batch.x, batch.lengths)  # (B, T, O), per layer (B, T, H)
         loss = self.task.loss(out, batch)
         self.optimizer.zero_grad(set_to_none=True)
@@ -205,6 +208,7 @@ class Trainer:
         self.optimizer.step()
         self._record_probes(s, self.probes.after_step(ctx))
         self._record_analyses()  # split probes' results of earlier steps, at the steps they were captured
+        self._record_whole_split()
         self._record_samples()
 
         task_metrics = bool(self.probes.due) or self.task.metrics_every_step
@@ -234,7 +238,10 @@ class Trainer:
         self.evals += 1
         every = self.cfg.full_eval_every
         full = final or (every > 0 and self.evals % every == 0) or self.validation.covers_split
-        values = self.validation.measure(self.model, full=full)
+        later = full and not final and self.whole_split is not None  # the last one inline: the summary reads it
+        values = self.validation.measure(self.model, full=full and not later)
+        if later:
+            self.whole_split.request(self.model, step)
         if full:
             self.full_at = step
         loss = values[VAL_LOSS.name]
@@ -284,8 +291,9 @@ class Trainer:
             return False
         edited = self.apply_controls()
         if not self.resting or edited:  # just paused, the last granted step taken, or edited while paused:
-            self._record_analyses(wait=True)  # commit before saying so; a paused run shows every probe and
-            self._record_samples(wait=True)  # sample it took, and an edit made while paused shows at once
+            self._record_analyses(wait=True)  # commit before saying so; a paused run shows every probe,
+            self._record_whole_split(wait=True)  # validation and sample it took, and an edit made while
+            self._record_samples(wait=True)  # paused shows at once
             self.store.flush()
             self.resting = True
         return True
@@ -453,22 +461,28 @@ class Trainer:
             for step, measured in self.probes.collect(wait=wait):
                 self._record_probes(step, measured)
 
+    def _record_whole_split(self, wait: bool = False) -> None:
+        """Record the whole-split validations measured off this thread (wait: every one asked for); ProbeError if one failed."""
+        if self.whole_split is not None:
+            for step, values in self.whole_split.collect(wait=wait):
+                self.store.add_scalars(self.run_id, step, values)
+
     def _record_final_analyses(self) -> None:
-        """At the end: the workers' last probes and samples; a failed one (of NaN weights, say) is logged, not raised."""
-        while self.probes is not None:
-            try:
-                found = self.probes.collect(wait=True)
-            except ProbeError as err:  # the ones after it are still to collect
-                log.warning("run %s: %s", self.run_id, err)
-                continue
-            if not found:
-                break
-            for step, measured in found:
-                self._record_probes(step, measured)
-        try:
-            self._record_samples(wait=True)
-        except ProbeError as err:
-            log.warning("run %s: %s", self.run_id, err)
+        """At the end: the workers' last probes, validations and samples; a failed one (of NaN weights, say) is logged, not raised."""
+        workers = [(self.probes, self._record_probes),
+                   (self.whole_split, lambda step, values: self.store.add_scalars(self.run_id, step, values)),
+                   (self.sampler, lambda step, text: self.store.add_text(self.run_id, step, text))]
+        for worker, record in [(w, r) for w, r in workers if w is not None]:
+            while True:
+                try:
+                    found = worker.collect(wait=True)
+                except ProbeError as err:  # the ones after it are still to collect
+                    log.warning("run %s: %s", self.run_id, err)
+                    continue
+                if not found:
+                    break
+                for step, measured in found:
+                    record(step, measured)
 
     def _sample(self) -> None:
         """Ask for a text sample of the model as it is now; generated off this thread (engine/sampling.py)."""

@@ -4,6 +4,7 @@ Oracles: each split probe's inline measurement (after_backward) taken before the
 anything, and a whole run with its analyses inline (ProbeRunner(offload=False)).
 """
 
+import dataclasses
 import threading
 import time
 
@@ -59,19 +60,21 @@ def test_a_capture_analysed_after_the_update_equals_the_probe_inline_before_it(c
     cfg = RunConfig(cell=cell, num_layers=2, lr=0.5, clip_value=1e-3, **TINY)  # a big update, a clip that fires
     trainer = started(cfg, store, offload=True)
     ctx = probe_step(trainer)
-    probes = [P() for P in SPLIT]
-    inline = [p.after_backward(ctx) for p in probes]
+    probes, inline_probes = [P() for P in SPLIT], [P() for P in SPLIT]
+    inline = [p.after_backward(ctx) for p in inline_probes]
     captured = [p.capture(ctx) for p in probes]
     _, _, fired = clip_gradients(trainer.model.parameters(), "norm", cfg.clip_value)
     trainer.optimizer.step()
     assert fired
+    inline += [p.after_step(ctx) for p in inline_probes]  # the weights' norms after the update
     worker = ProbeWorker()
-    worker.submit(ctx.step, list(zip(probes, captured)))
+    worker.submit(ctx.step, [(p, p.complete(ctx, c)) for p, c in zip(probes, captured)])
     [(step, measured)] = worker.collect(wait=True, timeout=30)
     assert step == ctx.step
     merged = {}
     for m in inline:
         merged.update(m)
+    assert any(k.startswith("weight_norm/") for k in merged) and any(k.startswith("reach/") for k in merged)
     assert_same(measured, merged)
     trainer.conclude(None)
 
@@ -94,6 +97,8 @@ def test_captures_hold_only_tensors_on_the_models_device():
 
 
 def _leaves(x):
+    if dataclasses.is_dataclass(x):  # a data.Batch cut to a few sequences
+        x = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
     if isinstance(x, dict):
         for v in x.values():
             yield from _leaves(v)

@@ -283,7 +283,7 @@ def test_weight_norms_and_update_ratio_of_an_sgd_step():
     assert res["update_ratio"] == pytest.approx(
         total / math.sqrt(sum(float(w.norm()) ** 2 for w in before.values())), rel=1e-4
     )
-    assert probe.before == {}  # nothing kept between probe steps
+    assert probe.before is None  # nothing kept between probe steps
 
 
 # ---- all probes together ----------------------------------------------------------------

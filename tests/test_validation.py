@@ -2,14 +2,17 @@
 every few evaluations, equal to a plain computation over every validation character; a spread sample
 between them; sizes stated in the run's summary."""
 
+import copy
 import math
+import threading
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from engine.config import RunConfig
-from engine.evaluation import FULL_LOSS, FULL_PPL, VAL_LOSS, spread
+from engine.evaluation import FULL_LOSS, FULL_PPL, VAL_LOSS, Validation, spread
+from engine.observer import Observer
 from engine.store import RunStore
 from engine.trainer import Trainer, run_to_end
 
@@ -50,6 +53,41 @@ def test_whole_split_points_come_every_few_evaluations_and_at_the_end():
     assert list(store.scalars(run_id, FULL_LOSS.name)[0]) == [20, 40, 45]  # every 2nd evaluation, and the last
     whole = trained(TINY.replace(eval_batches=0))  # the sample is the whole split: every point is a whole-split point
     assert list(whole[0].scalars(whole[1], FULL_LOSS.name)[0]) == [10, 20, 30, 40, 45]
+
+
+def test_whole_split_points_between_are_measured_off_the_training_thread_on_the_weights_of_their_step(monkeypatch):
+    """The training thread copies the weights and goes on; the worker's value is the oracle's on that step's model."""
+    threads = []  # (thread name, full) of every measure call
+    measure = Validation.measure
+
+    def spy(self, model, full=False, sample=True):
+        threads.append((threading.current_thread().name, full))
+        return measure(self, model, full=full, sample=sample)
+
+    monkeypatch.setattr(Validation, "measure", spy)
+
+    class KeepWeights(Observer):  # the model at each evaluation, to measure afterwards as a plain loop would
+        kept = {}
+
+        def on_eval(self, trainer, step, values):
+            self.kept[step] = copy.deepcopy(trainer.model.state_dict())
+
+    store = RunStore()
+    run_id = store.create_run(TINY.to_dict())
+    trainer = Trainer(TINY, store, run_id, observers=[KeepWeights()])
+    assert run_to_end(trainer) == "done"
+    store.flush()
+    steps, full = store.scalars(run_id, FULL_LOSS.name)
+    assert list(steps) == [20, 40, 45]
+    windows = trainer.task.val_windows  # (W, T + 1)
+    for step, value in zip(steps, full):
+        trainer.model.load_state_dict(KeepWeights.kept[step])
+        with torch.no_grad():
+            out, _ = trainer.model.eval()(windows[:, :-1])  # (W, T, V)
+            oracle = F.cross_entropy(out.reshape(-1, out.shape[-1]), windows[:, 1:].reshape(-1)).item()
+        assert value == pytest.approx(oracle, rel=1e-5), step
+    main = threading.main_thread().name
+    assert [name for name, full in threads if full] == ["rnnlab-validation", "rnnlab-validation", main]  # the last inline
 
 
 def test_a_stopped_run_ends_with_a_whole_split_point():

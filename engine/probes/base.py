@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from engine.series import Series
+from engine.shadow import cloned_weights
 
 
 @dataclass
@@ -38,12 +39,19 @@ class ProbeContext:
     hiddens: list[torch.Tensor]  # per layer (B, T, H) from the same forward
     step: int
     cfg: Any  # RunConfig
+    cloned: dict | None = dataclasses.field(default=None, repr=False)  # weights(), once taken
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The model's weights as they are now (after backward, before the update), cloned once a step for all probes."""
+        if self.cloned is None:
+            self.cloned = cloned_weights(self.model)
+        return self.cloned
 
 
 class Probe:
     """No-op base: override one of the two moments, and declare what you record in `series`."""
 
-    heavy = False  # costly on the training thread (gradient reach): the heavy tier of the budget. A split probe pays only its capture there, so it is light
+    heavy = False  # costly to measure (the state Jacobian, gradient reach): the heavy tier, with its own share of the budget
     series: tuple[Series, ...] = ()
 
     def after_backward(self, ctx: ProbeContext) -> dict:
@@ -61,22 +69,27 @@ class SplitProbe(Probe):
     capture(ctx), on the training thread after backward (before clipping and the update), returns
     what the analysis needs and nothing that the step goes on to change: clones of weights and
     gradients (the update and clipping change those in place), detached references to the forward's
-    outputs (nothing writes into them). It never synchronises the device: no .item(), .cpu(), float()
-    or numpy there, so a probe step on a GPU queues copies and goes on. analyse(captured), on the
-    worker, sees no model, no graph and no context; it moves what it needs to the CPU (a wait that
-    blocks only the worker) and returns {series name: float | np.ndarray}.
+    outputs (nothing writes into them). complete(ctx, captured), after the update, may add what the
+    update decided (the weights after it). Neither synchronises the device: no .item(), .cpu(),
+    float() or numpy there, so a probe step on a GPU queues copies and goes on. analyse(captured),
+    on the worker, sees no model, no graph and no context; it moves what it needs to the CPU (a wait
+    that blocks only the worker) and returns {series name: float | np.ndarray}.
     """
 
     def capture(self, ctx: ProbeContext) -> Any:
         """Training thread: detached copies for analyse; None when there is nothing to measure."""
         raise NotImplementedError
 
+    def complete(self, ctx: ProbeContext, captured: Any) -> Any:
+        """Training thread, after the update: the capture with what the update decided added (default: as it is)."""
+        return captured
+
     def analyse(self, captured: Any) -> dict:
         """Probe worker: the measurement from capture's copies."""
         raise NotImplementedError
 
     def after_backward(self, ctx: ProbeContext) -> dict:
-        """The probe inline: capture and analyse in a row, on the calling thread."""
+        """The probe inline: capture and analyse in a row, on the calling thread (a probe with a complete() overrides it)."""
         captured = self.capture(ctx)
         return {} if captured is None else self.analyse(captured)
 

@@ -6,7 +6,8 @@ value, so for a GRU or an LSTM the spectrum of a W_h block says little; the Jaco
 whole step bounds it: ||dL/ds_{t-1}|| <= sigma_max(J_t) ||dL/ds_t||. The state s is h, or
 (h, c) stacked for an LSTM (n = 2H), since the gradient also flows through the cell state.
 
-The probe runs the model unrolled, without gradients and with dropout off, on the first
+A split probe: the training thread takes the weights and the first sequences of the batch, and a
+probe worker runs a copy of the model unrolled, without gradients and with dropout off, on the first
 JACOBIAN_SEQUENCES sequences, takes each sequence's state at JACOBIAN_TIMES steps spread up to
 its last real position, writes the Jacobian out from the gate math (formulas below, checked
 against autograd in tests/test_probes_jacobian.py) and records the mean of the largest singular values
@@ -17,15 +18,16 @@ from __future__ import annotations
 
 import torch
 
-from engine.probes.base import Probe, ProbeContext, first_sequences
+from engine.probes.base import ProbeContext, SplitProbe, first_sequences
 from engine.series import Series
+from engine.shadow import ShadowModel
 
 JACOBIAN_SEQUENCES = 4  # sequences sampled (the first min(B, 4))
 JACOBIAN_TIMES = 3  # steps sampled per sequence, evenly spread up to its end
 JACOBIAN_TOP = 8  # singular values kept per layer
 
 
-class JacobianProbe(Probe):
+class JacobianProbe(SplitProbe):
     """Per layer: the spectrum of ds_t/ds_{t-1} over a few sampled sequences and steps."""
 
     SV = Series("jacobian/sv/l{layer}", "array",
@@ -36,16 +38,22 @@ class JacobianProbe(Probe):
     RADIUS = Series("jacobian/radius/l{layer}", "scalar",
                     "spectral radius of the mean of the sampled state Jacobians ds_t/ds_{t-1}")
     series = (SV, SIGMA_MAX, RADIUS)
-    heavy = True  # an unrolled forward, then one symmetric eigensolve per sample and one eigvals per layer
+    heavy = True  # the worker pays an unrolled forward, one symmetric eigensolve per sample and one eigvals
+    # per layer (16 ms for a tanh RNN 128); the training thread pays the copy of the weights
 
     def __init__(self, sequences: int = JACOBIAN_SEQUENCES, times: int = JACOBIAN_TIMES):
         self.sequences, self.times = sequences, times
+        self.shadow = ShadowModel()  # the worker's copy of the model
 
-    def after_backward(self, ctx: ProbeContext) -> dict:
-        # before the update, like the spectra and the reach beside it
+    def capture(self, ctx: ProbeContext):
+        # before the update, like the spectra and the reach beside it; the batch's tensors are never written to
         sub = first_sequences(ctx.batch, min(ctx.batch.x.shape[0], self.sequences))
+        return self.shadow.take(ctx.model, ctx.weights()), sub.x, sub.lengths
+
+    def analyse(self, captured) -> dict:
+        weights, x, lengths = captured
         out = {}
-        for layer, J in enumerate(layer_jacobians(ctx.model, sub.x, sub.lengths, self.times)):
+        for layer, J in enumerate(layer_jacobians(self.shadow.load(weights), x, lengths, self.times)):
             J = J.flatten(0, 1)  # (N, n, n), N = sequences x times
             out.update(jacobian_spectrum(J, layer))
         return out

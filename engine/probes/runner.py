@@ -11,11 +11,13 @@ The trainer calls it at three moments of a step, and collects what the probe wor
     runner.collect(wait=True)          # at the end or a pause: every capture analysed first
 
 Tiers (engine/cadence.py ProbeBudget each): light probes (histograms, saturation, logits,
-weights, spectra) and heavy ones (gradient reach). Split probes (engine/probes/base.py
-SplitProbe: the spectra, histograms, saturation and logits) are light however much their
-analysis costs, because the training thread pays only their capture; the budget counts only
-what the training thread pays. The light tier waits while the worker is still analysing the
-run's previous capture, so the worker never falls behind and uses at most one core.
+weights, spectra) and heavy ones (the state Jacobian, gradient reach), each with its share of
+the budget and its own cadence. Every probe but the weights' is a split probe (engine/probes/
+base.py SplitProbe): the training thread pays only its capture (one copy of the weights a step,
+shared, and of the gradients or a few hidden states), and the budget counts only what the
+training thread pays, so both tiers run every probe_every steps unless a capture costs more
+than its share. Neither tier starts while the worker is still analysing the run's previous
+capture, so the worker never falls behind and uses at most one core.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class ProbeRunner:
         """Decide what runs at `step`; call before the forward pass."""
         worker_free = self.worker is None or not self.worker.busy()
         light_due = bool(self.light) and worker_free and self.light_budget.due(step, self._step_time.value)
-        self.heavy_due = bool(self.heavy) and self.heavy_budget.due(step, self._step_time.value)
+        self.heavy_due = bool(self.heavy) and worker_free and self.heavy_budget.due(step, self._step_time.value)
         self.due = (self.light if light_due else []) + (self.heavy if self.heavy_due else [])
         self._measured, self._spent, self._captured = {}, {False: 0.0, True: 0.0}, []
         self._t0 = time.perf_counter()
@@ -87,7 +89,12 @@ class ProbeRunner:
             self._step_time.update(time.perf_counter() - self._t0)
             return {}
         if self._captured:
-            self.worker.submit(ctx.step, self._captured)
+            completed = []
+            for probe, captured in self._captured:
+                t0 = time.perf_counter()
+                completed.append((probe, probe.complete(ctx, captured)))
+                self._spent[probe.heavy] += time.perf_counter() - t0
+            self.worker.submit(ctx.step, completed)
         self._run("after_step", ctx)
         for heavy, budget in ((False, self.light_budget), (True, self.heavy_budget)):
             if self._spent[heavy]:
@@ -105,6 +112,8 @@ class ProbeRunner:
 
     def _run(self, moment: str, ctx: ProbeContext) -> None:
         for probe in self.due:
+            if self.worker is not None and isinstance(probe, SplitProbe):
+                continue  # captured after backward, completed and handed to the worker above
             t0 = time.perf_counter()
             self._measured.update(getattr(probe, moment)(ctx) or {})
             self._spent[probe.heavy] += time.perf_counter() - t0

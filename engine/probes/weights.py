@@ -1,14 +1,18 @@
-"""Weights: their norms after the step and the step's update-to-weight ratio."""
+"""Weights: their norms after the step and the step's update-to-weight ratio (a split probe).
+
+The training thread takes the weights before the update (the copy every split probe of the step
+shares) and after it; a probe worker takes the norms.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from engine.probes.base import Probe, ProbeContext
+from engine.probes.base import ProbeContext, SplitProbe
 from engine.series import Series
 
 
-class WeightProbe(Probe):
+class WeightProbe(SplitProbe):
     """Weight norms after the step and the step's update-to-weight ratio ||dW|| / ||W||."""
 
     NORM = Series("weight_norm/{param}", "scalar", "Frobenius norm of the parameter after the step")
@@ -17,25 +21,35 @@ class WeightProbe(Probe):
     series = (NORM, RATIO, RATIO_ALL)
 
     def __init__(self):
-        self.before: dict[str, torch.Tensor] = {}  # copies taken after_backward, on probe steps only
+        self.before: dict[str, torch.Tensor] | None = None  # inline: the capture, until after_step
+
+    def capture(self, ctx: ProbeContext) -> dict[str, torch.Tensor]:
+        return ctx.weights()  # before the update
 
     @torch.no_grad()
-    def after_backward(self, ctx: ProbeContext) -> dict:
-        self.before = {n: p.detach().clone() for n, p in ctx.model.named_parameters()}
-        return {}
+    def complete(self, ctx: ProbeContext, before: dict) -> tuple[dict, dict]:
+        return before, {n: p.detach().clone() for n, p in ctx.model.named_parameters()}  # after it
 
     @torch.no_grad()
-    def after_step(self, ctx: ProbeContext) -> dict:
+    def analyse(self, captured: tuple[dict, dict]) -> dict:
+        before, after = captured
         out, d2, w2 = {}, 0.0, 0.0
-        for n, p in ctx.model.named_parameters():
+        for n, p in after.items():
             out[self.NORM.at(param=n)] = float(p.norm())
-            if n not in self.before:
-                continue
-            w, d = float(self.before[n].norm()), float((p - self.before[n]).norm())
+            w, d = float(before[n].norm()), float((p - before[n]).norm())
             w2, d2 = w2 + w * w, d2 + d * d
             if w > 0:  # a zeroed head has no ratio on its first step: left out, not inf
                 out[self.RATIO.at(param=n)] = d / w
         if w2 > 0:
             out[self.RATIO_ALL.name] = (d2 / w2) ** 0.5
-        self.before = {}
         return out
+
+    def after_backward(self, ctx: ProbeContext) -> dict:
+        """Inline: keep the weights before the update for after_step."""
+        self.before = self.capture(ctx)
+        return {}
+
+    def after_step(self, ctx: ProbeContext) -> dict:
+        """Inline: the norms and ratios of the step just taken."""
+        before, self.before = self.before, None
+        return {} if before is None else self.analyse(self.complete(ctx, before))
