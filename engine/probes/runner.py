@@ -12,12 +12,17 @@ The trainer calls it at three moments of a step, and collects what the probe wor
 
 Tiers (engine/cadence.py ProbeBudget each): light probes (histograms, saturation, logits,
 weights, spectra) and heavy ones (the state Jacobian, gradient reach), each with its share of
-the budget and its own cadence. Every probe but the weights' is a split probe (engine/probes/
-base.py SplitProbe): the training thread pays only its capture (one copy of the weights a step,
-shared, and of the gradients or a few hidden states), and the budget counts only what the
-training thread pays, so both tiers run every probe_every steps unless a capture costs more
-than its share. Neither tier starts while the worker is still analysing the run's previous
-capture, so the worker never falls behind and uses at most one core.
+the budget and its own cadence. Every default probe is a split probe (engine/probes/base.py
+SplitProbe): the training thread pays only its capture (one copy of the weights a step, shared
+by all; the gradients; references to a few hidden states; the weights after the update), and the
+budget counts what the training thread pays, so the light tier runs every probe_every steps
+unless its captures cost more than its third. The heavy tier's analyses are charged to its share as well, though the
+worker pays them: they are costly (an unrolled forward and backward, eigensolves), and where
+every core trains a run (a group of three on two cores) the worker's time is taken from
+training. So they keep the cadence they had on the training thread, and on a machine with a
+spare core the training thread no longer waits for them. Neither tier starts while the worker
+is still analysing the run's previous capture, so the worker never falls behind and uses at most
+one core.
 """
 
 from __future__ import annotations
@@ -56,13 +61,15 @@ class ProbeRunner:
         self._measured: dict = {}
         self._captured: list = []  # this step's (split probe, capture), submitted after the update
         self._spent = {False: 0.0, True: 0.0}  # this step's training-thread probe seconds, by tier (heavy or not)
+        self._heavy_sent: dict[int, tuple[float, list[int]]] = {}  # step -> (capture seconds, heavy items' positions)
         self._t0 = 0.0
 
     def begin(self, step: int) -> None:
         """Decide what runs at `step`; call before the forward pass."""
         worker_free = self.worker is None or not self.worker.busy()
         light_due = bool(self.light) and worker_free and self.light_budget.due(step, self._step_time.value)
-        self.heavy_due = bool(self.heavy) and worker_free and self.heavy_budget.due(step, self._step_time.value)
+        charged = not self._heavy_sent  # the last heavy round's analysis is in the budget's estimate
+        self.heavy_due = bool(self.heavy) and worker_free and charged and self.heavy_budget.due(step, self._step_time.value)
         self.due = (self.light if light_due else []) + (self.heavy if self.heavy_due else [])
         self._measured, self._spent, self._captured = {}, {False: 0.0, True: 0.0}, []
         self._t0 = time.perf_counter()
@@ -94,10 +101,13 @@ class ProbeRunner:
                 t0 = time.perf_counter()
                 completed.append((probe, probe.complete(ctx, captured)))
                 self._spent[probe.heavy] += time.perf_counter() - t0
+            heavy_items = [i for i, (probe, _) in enumerate(completed) if probe.heavy]
+            if heavy_items:  # charged when the worker hands its analysis back (collect)
+                self._heavy_sent[ctx.step] = (self._spent[True], heavy_items)
             self.worker.submit(ctx.step, completed)
         self._run("after_step", ctx)
         for heavy, budget in ((False, self.light_budget), (True, self.heavy_budget)):
-            if self._spent[heavy]:
+            if self._spent[heavy] and not (heavy and ctx.step in self._heavy_sent):
                 budget.spent(self._spent[heavy])
         if self.heavy_due:
             self._measured[INTERVAL.name] = float(self.heavy_budget.interval)
@@ -108,7 +118,15 @@ class ProbeRunner:
 
         Raises engine.probes.worker.ProbeError when an analysis raised.
         """
-        return [] if self.worker is None else self.worker.collect(wait=wait)
+        if self.worker is None:
+            return []
+        found = []
+        for step, measured, seconds in self.worker.collect(wait=wait, timed=True):
+            if step in self._heavy_sent:
+                captured, items = self._heavy_sent.pop(step)
+                self.heavy_budget.spent(captured + sum(seconds[i] for i in items if i < len(seconds)))
+            found.append((step, measured))
+        return found
 
     def _run(self, moment: str, ctx: ProbeContext) -> None:
         for probe in self.due:

@@ -5,6 +5,7 @@
     for step, measured in worker.collect():         # training thread: finished analyses, in step order
         record(step, measured)
     worker.collect(wait=True)                        # ... after waiting for every submitted one
+    worker.collect(timed=True)                       # (step, measured, [seconds per submitted item])
     worker.busy()                                    # an analysis is queued or running
 
 The training thread captures (copies weights, keeps references to hidden states, engine/probes/
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections import deque
 
@@ -44,7 +46,7 @@ class ProbeWorker:
         self.name = name
         self._cond = threading.Condition()
         self._todo: deque = deque()  # (step, [(probe, captured)]) waiting for the thread
-        self._done: deque = deque()  # (step, measured, error) in submission order
+        self._done: deque = deque()  # (step, measured, error, seconds per item) in submission order
         self._pending = 0  # submitted and not yet in _done
         self._thread: threading.Thread | None = None
 
@@ -63,8 +65,10 @@ class ProbeWorker:
         with self._cond:
             return self._pending > 0
 
-    def collect(self, wait: bool = False, timeout: float | None = None) -> list[tuple[int, dict]]:
+    def collect(self, wait: bool = False, timeout: float | None = None, timed: bool = False) -> list[tuple]:
         """The finished analyses [(step, measured)] in step order, taken; wait=True: every submitted one.
+
+        timed=True: [(step, measured, seconds)], seconds the time each submitted item's analysis took.
 
         Raises ProbeError for the first analysis that raised (after the ones before it are returned
         by the next call: nothing is lost in front of it).
@@ -74,13 +78,13 @@ class ProbeWorker:
                 self._cond.wait_for(lambda: self._pending == 0, timeout)
             taken = []
             while self._done:
-                step, measured, error = self._done[0]
+                step, measured, error, seconds = self._done[0]
                 if error is not None:
                     if taken:
                         break  # hand over what came before it first
                     self._done.popleft()
                     raise ProbeError(f"probe analysis of step {step} failed:\n{error}")
-                taken.append((step, measured))
+                taken.append((step, measured, seconds) if timed else (step, measured))
                 self._done.popleft()
             return taken
 
@@ -92,19 +96,23 @@ class ProbeWorker:
                     self._thread = None  # idle: end; submit starts a new thread (both under the lock)
                     return
                 step, work = self._todo.popleft()
-            measured, error = analyse(work)
+            measured, error, seconds = analyse(work)
             with self._cond:
-                self._done.append((step, measured, error))
+                self._done.append((step, measured, error, seconds))
                 self._pending -= 1
                 self._cond.notify_all()
 
 
-def analyse(work: list) -> tuple[dict, str | None]:
-    """Every (probe, captured) of one step -> (their measurements merged, the traceback of a failure or None)."""
+def analyse(work: list) -> tuple[dict, str | None, list[float]]:
+    """Every (probe, captured) of one step -> (their measurements merged, the traceback of a failure or None,
+    the seconds each took)."""
     measured: dict = {}
+    seconds = []
     try:
         for probe, captured in work:
+            t0 = time.perf_counter()
             measured.update(probe.analyse(captured))
+            seconds.append(time.perf_counter() - t0)
     except Exception as err:  # handed to the training thread, which fails the run as an inline probe would
-        return measured, "".join(traceback.format_exception(err))
-    return measured, None
+        return measured, "".join(traceback.format_exception(err)), seconds
+    return measured, None, seconds
