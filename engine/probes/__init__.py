@@ -14,10 +14,13 @@ autograd.
 Measured cost, LSTM H=128, T=64, B=32, vocab 65, one CPU thread, against a 12 ms training
 step: spectrum 28-33 ms (four 128 x 128 gate blocks: about 2.5 steps), gradient reach 13 ms
 on 8 sequences (18 ms on 16), gradient histograms 0.6 ms, hidden 0.6 ms, output 0.35 ms,
-weights 0.2 ms; about 3.9 training steps in all. Split probes (SplitProbe: spectrum,
-histograms, hidden, output) leave all but a copy to a probe worker thread (engine/probes/worker.py),
-so the training thread pays the reach probe, the weights and the copies. The trainer's
-ProbeBudget stretches the probe interval to keep that within its share of the time.
+weights 0.2 ms; about 3.9 training steps in all. Every probe is a split probe (SplitProbe):
+the training thread takes copies (the weights once a step for all of them, the gradients,
+references to a few hidden states) and a probe worker thread (engine/probes/worker.py) does
+the rest. The trainer's ProbeBudget keeps the copies within the light tier's share of the
+training time; the heavy tier's analyses (the state Jacobian, gradient reach) are charged to
+its share though the worker runs them, so they cost the machine what they cost inline and the
+training thread does not wait for them (engine/probes/runner.py).
 """
 
 from engine.probes.activations import SATURATED, HiddenProbe, OutputProbe
