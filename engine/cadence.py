@@ -56,6 +56,10 @@ class ProbeBudget:
         self.next_due = step + self.interval
         return True
 
+    def is_due(self, step: int) -> bool:
+        """Whether `step` is at or past the next due step (due() would probe, and moves it on)."""
+        return self.every > 0 and step >= self.next_due
+
     def spent(self, seconds: float) -> None:
         """Report how long this step's probes of this tier took."""
         self.probe_time.update(seconds)

@@ -22,7 +22,8 @@ every core trains a run (a group of three on two cores) the worker's time is tak
 training. So they keep the cadence they had on the training thread, and on a machine with a
 spare core the training thread no longer waits for them. Neither tier starts while the worker
 is still analysing the run's previous capture, so the worker never falls behind and uses at most
-one core.
+one core; with a budget of 1 (the exact cadence, as tests and lockstep comparisons ask) a due
+tier waits for the worker instead, so which steps are probed never depends on timing.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class ProbeRunner:
         self.heavy = [p for p in probes if p.heavy]
         # a budget of 1 (all of the time) means the exact cadence: nothing stretches, even when a tiny
         # model's probes cost more than its steps
-        budget = math.inf if cfg.probe_budget >= 1 else cfg.probe_budget
+        self.exact = cfg.probe_budget >= 1
+        budget = math.inf if self.exact else cfg.probe_budget
         self.light_budget = ProbeBudget(cfg.probe_every, budget / 3)
         self.heavy_budget = ProbeBudget(cfg.probe_every, budget * 2 / 3)
         # offload=False analyses split probes inline (their after_backward), as tests compare
@@ -62,10 +64,14 @@ class ProbeRunner:
         self._captured: list = []  # this step's (split probe, capture), submitted after the update
         self._spent = {False: 0.0, True: 0.0}  # this step's training-thread probe seconds, by tier (heavy or not)
         self._heavy_sent: dict[int, tuple[float, list[int]]] = {}  # step -> (capture seconds, heavy items' positions)
+        self._ready: list[tuple[int, dict]] = []  # analyses taken from the worker, not yet handed to the trainer
         self._t0 = 0.0
 
     def begin(self, step: int) -> None:
         """Decide what runs at `step`; call before the forward pass."""
+        if self.worker is not None:  # finished analyses first: the heavy tier's cost is known before it is due again
+            due = self.light_budget.is_due(step) or self.heavy_budget.is_due(step)
+            self._take(wait=self.exact and due)
         worker_free = self.worker is None or not self.worker.busy()
         light_due = bool(self.light) and worker_free and self.light_budget.due(step, self._step_time.value)
         charged = not self._heavy_sent  # the last heavy round's analysis is in the budget's estimate
@@ -120,13 +126,17 @@ class ProbeRunner:
         """
         if self.worker is None:
             return []
-        found = []
+        self._take(wait)
+        found, self._ready = self._ready, []
+        return found
+
+    def _take(self, wait: bool = False) -> None:
+        """Move the worker's finished analyses to _ready, charging heavy rounds to the heavy tier."""
         for step, measured, seconds in self.worker.collect(wait=wait, timed=True):
             if step in self._heavy_sent:
                 captured, items = self._heavy_sent.pop(step)
                 self.heavy_budget.spent(captured + sum(seconds[i] for i in items if i < len(seconds)))
-            found.append((step, measured))
-        return found
+            self._ready.append((step, measured))
 
     def _run(self, moment: str, ctx: ProbeContext) -> None:
         for probe in self.due:
