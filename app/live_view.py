@@ -19,6 +19,7 @@ Only the chosen view is read and drawn.
 from __future__ import annotations
 
 import hashlib
+import time
 
 import streamlit as st
 
@@ -32,6 +33,7 @@ from engine.config import FIELDS, ConfigError, parse_value
 from engine.forks import apply_fix, canonical
 
 FIRST_POINT_REFRESH = 0.2  # s between refreshes while a shown run has no point yet (then resources.refresh_seconds)
+FIRST_POINT_WAIT = 1.0  # s a page run waits for a started run's first point before drawing without it
 WINDOWS = {"all steps": None, "last 5,000": 5000, "last 1,000": 1000, "last 200": 200}
 FIX_ERROR = "_fix_error"
 BAR_LOOK = "_bar_look"  # transport.look() when the bar was drawn: the header redraws the page when it changes
@@ -107,6 +109,22 @@ def awaiting_first_point(info) -> bool:
     return info.status in ("queued", "running") and info.step <= (info.fork_step or 0)
 
 
+def first_points(eng, run_ids: list[str], infos: list) -> list:
+    """The runs' rows once every started run has a point, or after FIRST_POINT_WAIT seconds.
+
+    Just after Start the run's first step is a fraction of a second away. Charts drawn before it
+    would be drawn again a moment later, and on a small machine the browser's first drawing of
+    the Live page takes seconds, during which the refresh that would bring the point waits
+    (bench/first_chart.py). So the page waits for the point and draws its charts once. A queued
+    run is not waited for: its turn may be minutes away.
+    """
+    deadline = time.monotonic() + FIRST_POINT_WAIT
+    while any(i.status == "running" and awaiting_first_point(i) for i in infos) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        infos = series.infos(eng.store, run_ids)
+    return infos
+
+
 def legend_labels(infos) -> dict[str, str]:
     """Legend text per run: the runs' own names when each has a different one, else the settings that differ."""
     if len(infos) < 2:
@@ -146,7 +164,7 @@ def panel(eng, run_ids: list[str], ids: tuple, ctx: Ctx, show_status: bool = Tru
     The transport bar, the numbers and the status lines (queue position, paused or not) follow the
     store in a fragment of their own; the charts in another, or, with Live off, hold still (a zoom
     survives) until a Pause, Resume or Step, which then redraws the whole page."""
-    infos = series.infos(eng.store, run_ids)
+    infos = first_points(eng, run_ids, series.infos(eng.store, run_ids))
     live = any(is_active(i) for i in infos)
     ctx.following = live and ctx.following
     every = resources.refresh_seconds() if ctx.following else None

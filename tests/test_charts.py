@@ -491,3 +491,24 @@ def group_figures_empty(runs):
 def test_last_n_keeps_the_newest_steps(pair):
     fig = charts.loss_figure(pair, last_n=500)
     assert all(min(t.x) >= 2000 - 1 - 500 for t in fig.data)
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine", "constant"])
+def test_the_lr_preview_is_the_schedule_the_run_will_follow_at_every_step(schedule):
+    from engine.config import RunConfig
+
+    cfg = RunConfig(schedule=schedule, lr=0.01, warmup_steps=10, step_every=30, gamma=0.5, min_lr=0.0, max_steps=100)
+    fig = charts.lr_preview_figure(cfg, "#1f77b4")
+    x, y = np.asarray(fig.data[0].x), np.asarray(fig.data[0].y)
+    s = np.arange(100)
+    if schedule == "step":
+        after = 0.01 * 0.5 ** ((s - 10) // 30)
+    elif schedule == "cosine":
+        after = 0.01 * 0.5 * (1 + np.cos(np.pi * (s - 10) / 90))
+    else:
+        after = np.full(100, 0.01)
+    oracle = np.where(s < 10, 0.01 * (s + 1) / 10, after)
+    drawn = y[np.searchsorted(x, s, side="right") - 1]  # line_shape hv: each value holds until the next point
+    assert fig.data[0].line.shape == "hv" and x[-1] == 99
+    np.testing.assert_allclose(drawn, oracle, rtol=1e-12)
+    assert "10 warmup steps" in fig.layout.title.subtitle.text and schedule in fig.layout.title.subtitle.text

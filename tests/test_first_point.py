@@ -3,7 +3,9 @@ and a live panel that looks for them often until they land."""
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from app.live_view import awaiting_first_point
 from data.cache import shared_task, task_key
@@ -55,3 +57,37 @@ def test_the_panel_waits_for_a_runs_first_point_then_not():
     assert awaiting_first_point(info("running", 120, fork_step=120))  # a fork: nothing past its parent's step
     assert not awaiting_first_point(info("running", 121, fork_step=120))
     assert not awaiting_first_point(info("paused", 0)) and not awaiting_first_point(info("done", 0))
+
+
+ENG = SimpleNamespace(store=None)  # first_points passes eng.store to series.infos, replaced below
+
+
+class Reads:
+    """series.infos stand-in: hands out the given rows one read at a time (then the last), counting reads."""
+
+    def __init__(self, *rows):
+        self.rows, self.count = list(rows), 0
+
+    def __call__(self, store, run_ids):
+        self.count += 1
+        return self.rows.pop(0) if len(self.rows) > 1 else self.rows[0]
+
+
+def test_the_page_draws_a_started_runs_first_point_rather_than_empty_charts(monkeypatch):
+    from app import live_view
+
+    reads = Reads([info("running", 0)], [info("running", 1)])
+    monkeypatch.setattr(live_view.series, "infos", reads)
+    got = live_view.first_points(ENG, ["r"], [info("running", 0)])
+    assert [i.step for i in got] == [1] and reads.count == 2  # read again until the point was stored
+
+    reads = Reads([info("queued", 0)])
+    monkeypatch.setattr(live_view.series, "infos", reads)
+    assert live_view.first_points(ENG, ["r"], [info("queued", 0)])[0].status == "queued"
+    assert reads.count == 0  # a queued run's turn may be minutes away: not waited for
+
+    monkeypatch.setattr(live_view, "FIRST_POINT_WAIT", 0.1)
+    monkeypatch.setattr(live_view.series, "infos", Reads([info("running", 0)]))
+    t0 = time.monotonic()
+    assert live_view.first_points(ENG, ["r"], [info("running", 0)])[0].step == 0
+    assert 0.1 <= time.monotonic() - t0 < 2  # a slow first step: the page draws without it, soon

@@ -35,6 +35,7 @@ from app.charts.train import (
     difference_figure,
     loss_figure,
     lr_figure,
+    lr_preview_figure,
     perplexity_figure,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "logit_figure",
     "loss_figure",
     "lr_figure",
+    "lr_preview_figure",
     "minmax_downsample",
     "perplexity_figure",
     "predicted_reach",

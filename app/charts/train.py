@@ -28,7 +28,7 @@ from app.charts.marks import (
     reference_lines,
 )
 from engine.evaluation import FULL_LOSS, FULL_PPL
-from engine.optim import LR, PLATEAU_BAD, PLATEAU_BEST
+from engine.optim import LR, PLATEAU_BAD, PLATEAU_BEST, LrSchedule
 from engine.trainer import LOSS, PPL, VAL_LOSS, VAL_PPL
 
 PPL_BASELINES = [  # (baseline key, to perplexity, label); equal values are drawn once
@@ -215,6 +215,36 @@ def _event_markers(run: RunSeries, color: str, lr, kind: str, symbol: str, start
             hovertemplate=f"{run.name}<br>step %{{x}}: %{{text}}<extra></extra>",
         )
     ]
+
+
+PREVIEW_EXACT = 20_000  # steps up to which the preview computes every step's lr (else PREVIEW_POINTS spread)
+PREVIEW_POINTS = 2_000
+
+
+def lr_preview_figure(cfg, color: str) -> go.Figure:
+    """The learning rate a run of `cfg` will follow, step by step, before it starts (LrSchedule itself).
+
+    A piecewise-constant stretch keeps only the steps where the lr changes (drawn as steps, exact);
+    warmup and cosine keep every computed step. Reduce-on-plateau cuts depend on validation, so
+    its line is the starting lr and the subtitle says so.
+    """
+    schedule = LrSchedule(cfg)
+    n = cfg.max_steps
+    steps = np.arange(n) if n <= PREVIEW_EXACT else np.unique(np.linspace(0, n - 1, PREVIEW_POINTS).astype(int))
+    lr = np.array([schedule.lr_at(int(s)) for s in steps])
+    changed = np.r_[True, lr[1:] != lr[:-1]]
+    changed[-1] = True  # the line reaches the last step
+    steps, lr = steps[changed], lr[changed]
+    subtitle = f"{cfg.schedule} schedule" + (f", {cfg.warmup_steps:,} warmup steps" if cfg.warmup_steps else "")
+    if cfg.schedule == "plateau":
+        subtitle += f": cut ×{cfg.plateau_factor:g} whenever validation stalls, as the run goes"
+    lay = layout("Learning rate this run will follow", STEP_TITLE, "learning rate (per step)", "lr-preview",
+                 log_y=True, subtitle=subtitle)
+    trace = line(steps, lr, "lr", color, line_shape="hv",
+                 hovertemplate="step %{x}<br>lr %{y:.3g}<extra></extra>")
+    lay["xaxis"]["range"] = [0, n]
+    lay["showlegend"] = False
+    return finish([trace], lay)
 
 
 def lr_figure(runs: list[RunSeries], last_n: int | None = None, log_y: bool = True) -> go.Figure:
