@@ -9,9 +9,10 @@ lost to a timer firing at that moment (Streamlit drops such a click). The header
 status lines) and the charts refresh on timers set when the page runs: on while any shown run is
 queued, running or paused; the charts' only while the Live toggle is on (a held chart keeps its
 zoom: a changed figure would remount and reset it), and then say the step they show. The header
-redraws the page when the runs change what the bar shows (transport.look). Until a just-started
-run's first points are stored both tick every FIRST_POINT_REFRESH seconds, so they are drawn as
-soon as they land, then the charts ask for one full rerun that sets the usual pace. When the last
+redraws the page when the runs change what the bar shows (transport.look). A page run waits up
+to FIRST_POINT_WAIT for a started run's first point (first_points), so its charts are drawn once,
+with it. If it has not come by then, both tick every FIRST_POINT_REFRESH seconds until it is
+stored, then the charts ask for one full rerun that sets the usual pace. When the last
 shown run finishes, the header asks for one full rerun, which redraws the page without timers.
 Only the chosen view is read and drawn.
 """

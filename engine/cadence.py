@@ -6,8 +6,9 @@ Evaluation runs every N steps, or at fixed fractions of each epoch (eval_every <
 Probes come in two tiers. Light ones (histograms, saturation, logits, weights, spectra) and
 heavy ones (the state Jacobian, gradient reach) both run every `probe_every` steps, unless that
 would take more than their share of the config's `probe_budget` (light a third, heavy two
-thirds) of the training time: then their interval stretches. Only the training thread's time
-counts: a split probe's analysis on the probe worker does not (engine/probes/runner.py). The
+thirds) of the training time: then their interval stretches. The light tier counts only the
+training thread's time (its analyses on the probe worker are not charged); the heavy tier also
+counts its analyses, though the worker runs them (engine/probes/runner.py says why). The
 trainer records the heavy interval it used as `probe/interval`. Step 0 is always measured.
 """
 

@@ -31,6 +31,7 @@ any other caller.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -207,9 +208,7 @@ class Trainer:
             raise Diverged(f"loss {loss_value:.4g}, gradient norm {norm:.4g} at step {s}")
         self.optimizer.step()
         self._record_probes(s, self.probes.after_step(ctx))
-        self._record_analyses()  # split probes' results of earlier steps, at the steps they were captured
-        self._record_whole_split()
-        self._record_samples()
+        self._record_off_thread()  # results of earlier steps made off this thread, at the steps they were taken
 
         task_metrics = bool(self.probes.due) or self.task.metrics_every_step
         record.update(self._train_metrics(loss_value, out, batch, task_metrics))
@@ -291,9 +290,8 @@ class Trainer:
             return False
         edited = self.apply_controls()
         if not self.resting or edited:  # just paused, the last granted step taken, or edited while paused:
-            self._record_analyses(wait=True)  # commit before saying so; a paused run shows every probe,
-            self._record_whole_split(wait=True)  # validation and sample it took, and an edit made while
-            self._record_samples(wait=True)  # paused shows at once
+            self._record_off_thread(wait=True)  # commit before saying so; a paused run shows every probe,
+            # validation and sample it took, and an edit made while paused shows at once
             self.store.flush()
             self.resting = True
         return True
@@ -455,27 +453,27 @@ class Trainer:
                 scalars[name] = float(value)
         self.store.add_scalars(self.run_id, step, scalars)
 
-    def _record_analyses(self, wait: bool = False) -> None:
-        """Record what the probe worker has finished (wait: everything submitted); ProbeError if one failed."""
-        if self.probes is not None:
-            for step, measured in self.probes.collect(wait=wait):
-                self._record_probes(step, measured)
+    def _off_thread(self) -> list:
+        """(what collects results made off this thread, how one is recorded) for each this run has:
+        the probe analyses, the whole-split validations, the text samples."""
+        sources = [(self.probes, self._record_probes),
+                   (self.whole_split, functools.partial(self.store.add_scalars, self.run_id)),
+                   (self.sampler, functools.partial(self.store.add_text, self.run_id))]
+        return [(source, record) for source, record in sources if source is not None]
 
-    def _record_whole_split(self, wait: bool = False) -> None:
-        """Record the whole-split validations measured off this thread (wait: every one asked for); ProbeError if one failed."""
-        if self.whole_split is not None:
-            for step, values in self.whole_split.collect(wait=wait):
-                self.store.add_scalars(self.run_id, step, values)
+    def _record_off_thread(self, wait: bool = False) -> None:
+        """Record what the workers have finished, at the steps it was taken (wait: everything asked for);
+        ProbeError if one failed."""
+        for source, record in self._off_thread():
+            for step, found in source.collect(wait=wait):
+                record(step, found)
 
     def _record_final_analyses(self) -> None:
-        """At the end: the workers' last probes, validations and samples; a failed one (of NaN weights, say) is logged, not raised."""
-        workers = [(self.probes, self._record_probes),
-                   (self.whole_split, lambda step, values: self.store.add_scalars(self.run_id, step, values)),
-                   (self.sampler, lambda step, text: self.store.add_text(self.run_id, step, text))]
-        for worker, record in [(w, r) for w, r in workers if w is not None]:
+        """At the end: the workers' last results; a failed one (of NaN weights, say) is logged, not raised."""
+        for source, record in self._off_thread():
             while True:
                 try:
-                    found = worker.collect(wait=True)
+                    found = source.collect(wait=True)
                 except ProbeError as err:  # the ones after it are still to collect
                     log.warning("run %s: %s", self.run_id, err)
                     continue
@@ -490,12 +488,6 @@ class Trainer:
             if self.sampler is None:
                 self.sampler = Sampler(self.task)
             self.sampler.request(self.model, self.step_index, seed=self.cfg.seed + self.step_index)
-
-    def _record_samples(self, wait: bool = False) -> None:
-        """Store the text samples generated so far (wait: every one asked for)."""
-        if self.sampler is not None:
-            for step, text in self.sampler.collect(wait=wait):
-                self.store.add_text(self.run_id, step, text)
 
 
 def run_to_end(trainer: Trainer, on_step=None) -> str:
