@@ -6,9 +6,9 @@ only the bar, and a click can't be lost to a timer (Streamlit dropped a button's
 its fragment's timer fired: 2 Step clicks of about 60 in bench/pause_step.py). Each callback waits, up to SETTLE_S,
 until the runs have done what was asked (JobManager.settle: paused, or stepped and stored), so the
 bar redrawn after the click already says where the runs stand. The panel's timed header notices
-when the runs' states change otherwise (a run ends, another tab pauses it) and redraws the page,
-the bar with it (`look`). A group pauses and steps as one (engine/jobs.py), so its runs stay at the
-same step.
+when the runs' states change otherwise (a run ends, another tab pauses it, a Step lands after
+SETTLE_S) and redraws the page, the bar with it (`look`). A group pauses and steps as one
+(engine/jobs.py), so its runs stay at the same step.
 """
 
 from __future__ import annotations
@@ -65,8 +65,17 @@ def steered(jobs, infos) -> list[str]:
 
 
 def look(jobs, infos) -> tuple:
-    """What the bar's buttons depend on: the steered runs and their statuses (queued, running, paused)."""
-    return tuple((r, jobs.status(r)) for r in steered(jobs, infos))
+    """What the bar shows: the steered runs, their statuses (queued, running, paused) and, while
+    paused, the step its caption names. A Step whose runs take longer than SETTLE_S (a loaded
+    machine, a big group) is then shown when it lands: the header sees the paused step move and
+    redraws the page, where the bar would otherwise keep saying the step before the click."""
+    ids = set(steered(jobs, infos))
+    shown = []
+    for info in infos:
+        if info.id in ids:
+            status = jobs.status(info.id)
+            shown.append((info.id, status, info.step if status == "paused" else None))
+    return tuple(shown)
 
 
 def bar(jobs, infos, key: str) -> bool:

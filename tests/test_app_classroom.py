@@ -21,7 +21,7 @@ from app_testkit import (
     wait_status,
 )
 
-from app import controls, live_view, state
+from app import controls, live_view, state, transport
 from engine.config import FIELDS, RunConfig
 
 __all__ = ["fresh_engine"]
@@ -160,6 +160,29 @@ def test_step_1_advances_a_paused_run_by_one_and_redraws_numbers_and_charts():
     at.button(key=f"{bar}-resume").click().run()
     assert engine().jobs.status(run_id) == "running"
     engine().jobs.stop(run_id)
+    wait_done([run_id])
+
+
+def test_the_header_sees_a_step_that_lands_after_the_click_stopped_waiting():
+    """transport.look is what the timed header compares with the bar it drew: a paused run's step is in
+    it (a Step that outlasts SETTLE_S shows when it lands), a running run's step is not (no redraw per step)."""
+    at = app({**TINY, "max_steps": "100000"}).run()
+    at.button(key="start_first").click().run()
+    (run_id,) = at.session_state["runs"]
+    jobs, store = engine().jobs, engine().store
+    wait_step(run_id, 3)
+    running = transport.look(jobs, [store.run(run_id)])
+    wait_step(run_id, store.run(run_id).step + 2)
+    assert transport.look(jobs, [store.run(run_id)]) == running == ((run_id, "running", None),)
+    jobs.pause(run_id)
+    assert jobs.settle([run_id], timeout=30)
+    k = store.run(run_id).step
+    drawn = transport.look(jobs, [store.run(run_id)])
+    assert drawn == ((run_id, "paused", k),)
+    jobs.step(run_id, 1)  # as the click does, but the bar is not redrawn: it still shows `drawn`
+    assert jobs.settle([run_id], timeout=30)
+    assert transport.look(jobs, [store.run(run_id)]) == ((run_id, "paused", k + 1),) != drawn
+    jobs.stop(run_id)
     wait_done([run_id])
 
 

@@ -110,6 +110,12 @@ def status_steps(page: Page, word: str) -> list[int]:
     return [int(s.replace(",", "")) for s in re.findall(rf"· {word} · step ([\d,]+)", text)]
 
 
+def where(page: Page) -> list[str]:
+    """The transport bar's caption and the status lines, as the page shows them now."""
+    text = page.locator("[data-testid='stMain']").inner_text()
+    return [line for line in text.splitlines() if re.search(r"paused at|training:|· (paused|running) ·", line)]
+
+
 def test_step_1_advances_every_shown_run_by_exactly_one_step(screen: Page, app_url):
     screen.goto(f"{app_url}/?{SMALL_RUN}&max_steps=100000")
     ready(screen)
@@ -137,7 +143,10 @@ def test_step_1_advances_every_shown_run_by_exactly_one_step(screen: Page, app_u
         for _ in range(2):
             screen.get_by_role("button", name="Step 1", exact=True).click()
             k += 1
-            expect(screen.get_by_text(f"paused at step {k:,}")).to_be_visible(timeout=60_000)
+            try:
+                expect(screen.get_by_text(f"paused at step {k:,}")).to_be_visible(timeout=60_000)
+            except AssertionError as err:  # say what the bar and the status lines said instead
+                raise AssertionError(f"no 'paused at step {k:,}'; the page says: {where(screen)}") from err
             assert status_steps(screen, "paused") == [k] * 3
             # every run's curve gained the one step (the newest loss is measured before update k)
             screen.wait_for_function(f"() => ({NEWEST})().every(x => x === {k - 1})", timeout=60_000)
