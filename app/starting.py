@@ -11,9 +11,10 @@ import itertools
 
 import streamlit as st
 
-from app import controls, ownership, state
+from app import controls, ownership, presenter, state
 from app.chart_grid import plot
 from app.charts import PALETTE, lr_preview_figure
+from app.charts.fit import enlarge
 from app.safe_text import text
 from data import DataError
 from engine.config import FIELD_BY_NAME, FIELDS, MAX_TEXT, ConfigError, RunConfig, format_value, parse_value
@@ -248,7 +249,8 @@ def first_start(eng) -> None:
     # charts would wait for it (bench/first_chart.py: median 2.9 s -> see the README)
     left, _ = st.columns([3, 2])
     with left:
-        plot(lr_preview_figure(cfg, PALETTE[0]), "lr-preview")
+        scale = presenter.FONT_SCALE if state.presenting() else 1.0  # read at the back of a room, as the Live charts
+        plot(enlarge(lr_preview_figure(cfg, PALETTE[0]), scale), "lr-preview")
     recent = eng.store.runs(limit=6)
     if recent:
         st.markdown("**Or show a stored run**")

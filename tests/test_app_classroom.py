@@ -21,7 +21,8 @@ from app_testkit import (
     wait_status,
 )
 
-from app import controls, live_view, state, transport
+from app import controls, live_view, presenter, state, transport
+from app.charts.base import TEMPLATE
 from engine.config import FIELDS, RunConfig
 
 __all__ = ["fresh_engine"]
@@ -44,8 +45,11 @@ def test_presenter_mode_draws_no_sidebar_and_no_settings_and_the_toggle_leaves_i
     assert at.toggle(key=state.PRESENT_KEY).value is True
     assert at.query_params["present"] == "1"
     assert at.button(key="start_first")  # an empty Live page still offers its one Start
+    base = TEMPLATE.layout.font.size
+    assert [f["layout"]["font"]["size"] for f in figures(at)] == [round(base * presenter.FONT_SCALE)]  # the lr preview
 
     at.toggle(key=state.PRESENT_KEY).set_value(False).run()
+    assert [f["layout"].get("font", {}).get("size", base) for f in figures(at)] == [base]
     assert "present" not in at.query_params
     assert len(at.sidebar.children) > 0 and "cfg.hidden_size" in widget_keys(at)
     assert at.number_input(key="cfg.hidden_size").value == 8  # the link's value survived presenter mode
