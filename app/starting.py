@@ -14,7 +14,7 @@ import streamlit as st
 from app import controls, ownership, presenter, state
 from app.chart_grid import plot
 from app.charts import PALETTE, lr_preview_figure
-from app.charts.fit import enlarge
+from app.charts.fit import enlarge, fit
 from app.safe_text import text
 from data import DataError
 from engine.config import FIELD_BY_NAME, FIELDS, MAX_TEXT, ConfigError, RunConfig, format_value, parse_value
@@ -250,7 +250,7 @@ def first_start(eng) -> None:
     left, _ = st.columns([3, 2])
     with left:
         scale = presenter.FONT_SCALE if state.presenting() else 1.0  # read at the back of a room, as the Live charts
-        plot(enlarge(lr_preview_figure(cfg, PALETTE[0]), scale), "lr-preview")
+        plot(enlarge(fit(lr_preview_figure(cfg, PALETTE[0]), half=False), scale), "lr-preview")  # fit: 1-2-5 log labels
     recent = eng.store.runs(limit=6)
     if recent:
         st.markdown("**Or show a stored run**")
