@@ -18,12 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 900}
 REFRESH_S = "1.0"
+# Playwright's 5 s default for an expect(): a loaded 2-core machine (CI) draws a page's widgets, which
+# arrive after its script has finished, in more than that (seen: the Start button under two CPU burners)
+expect.set_options(timeout=30_000)
 
 
 def pytest_collection_modifyitems(items):
