@@ -108,7 +108,14 @@ def start_run(page: Page, app_url: str, query: str, name: str) -> str:
     click(page, "button", re.compile(f"^Start: {name}"))
     expect(page).to_have_url(re.compile(r"runs=r-"), timeout=30_000)
     run_id = re.findall(r"runs=(r-[0-9a-f-]+)", page.url)[0]
-    wait_finished(page, name, timeout=240_000)
+    try:
+        wait_finished(page, name, timeout=180_000)
+    except AssertionError:  # setup, not the subject: CI once had this page go blank (its aria: one img) for 240 s
+        print(f"start_run: {name} not shown finished; the page said {page.locator('body').inner_text()[:300]!r}; "
+              "opening it again")
+        page.goto(page.url)
+        ready(page)
+        wait_finished(page, name, timeout=120_000)
     return run_id
 
 
